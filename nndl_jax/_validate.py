@@ -1,0 +1,99 @@
+"""Argument checks shared by the whole package.
+
+Every check raises with a message that names the argument, the value it got and what was
+expected, so that a user can fix the call without reading our source.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+
+def unknown_name(kind: str, name: Any, known: Iterable[str]) -> ValueError:
+    """The error for a name that is not in a registry (activation, initializer, data set, ...)."""
+    return ValueError(f"unknown {kind} {name!r}; expected one of: {', '.join(sorted(known))}")
+
+
+def lookup(kind: str, name: str, table: dict[str, Any]) -> Any:
+    """``table[name]``, or a ValueError that lists the valid names."""
+    try:
+        return table[name]
+    except (KeyError, TypeError):
+        raise unknown_name(kind, name, table) from None
+
+
+def check_same_shape(name_a: str, a: Any, name_b: str, b: Any) -> None:
+    """Raise ValueError naming both shapes unless ``a`` and ``b`` have the same shape."""
+    shape_a, shape_b = np.shape(a), np.shape(b)
+    if shape_a != shape_b:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same shape, got {name_a}.shape={shape_a} "
+            f"and {name_b}.shape={shape_b}"
+        )
+
+
+def check_ndim(name: str, x: Any, ndims: int | Sequence[int]) -> None:
+    """Raise ValueError unless ``x.ndim`` is one of ``ndims``."""
+    allowed = (ndims,) if isinstance(ndims, int) else tuple(ndims)
+    if np.ndim(x) not in allowed:
+        want = " or ".join(str(n) for n in allowed)
+        raise ValueError(f"{name} must have {want} dimensions, got shape {np.shape(x)}")
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_non_negative(name: str, value: Any) -> float:
+    if not _is_real(value) or not value >= 0 or math.isinf(value):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def check_positive(name: str, value: Any) -> float:
+    if not _is_real(value) or not value > 0 or math.isinf(value):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def check_fraction(name: str, value: Any, *, low_open: bool = False, high_open: bool = True) -> float:
+    """A number in [0, 1) by default; ``low_open``/``high_open`` exclude the ends."""
+    lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
+    ok = _is_real(value) and (value > 0 if low_open else value >= 0)
+    ok = ok and (value < 1 if high_open else value <= 1)
+    if not ok:
+        raise ValueError(f"{name} must be in {lo}0, 1{hi}, got {value!r}")
+    return float(value)
+
+
+def check_labels_in_range(name: str, labels: Any, num_classes: int) -> None:
+    """Outside jit, report integer labels outside ``[0, num_classes)`` instead of miscounting.
+
+    Under ``jit`` the values are unknown at trace time, so the check is skipped there.
+    """
+    try:
+        values = np.asarray(labels)
+    except Exception:  # a tracer: values unknown while tracing
+        return
+    if values.size == 0:
+        return
+    if not np.issubdtype(values.dtype, np.integer):
+        if not np.all(np.equal(np.mod(values, 1), 0)):
+            raise ValueError(f"{name} must hold integer class labels, got dtype {values.dtype}")
+    lo, hi = values.min(), values.max()
+    if lo < 0 or hi >= num_classes:
+        bad = values[(values < 0) | (values >= num_classes)]
+        raise ValueError(
+            f"{name} has labels outside [0, {num_classes}): e.g. {bad[:5].tolist()} "
+            f"(min {lo}, max {hi}); pass num_classes large enough or fix the labels"
+        )
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)

@@ -1,0 +1,133 @@
+"""Registry of experiments and the tour runner."""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import json
+import pkgutil
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Table:
+    caption: str
+    header: list[str]
+    rows: list[list[Any]]
+
+
+@dataclass
+class Section:
+    """What one experiment contributes to the report."""
+
+    title: str
+    text: str = ""
+    figures: list[Path] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class Context:
+    out_dir: Path
+    quick: bool = True
+    seed: int = 0
+
+    def savefig(self, fig, name: str) -> Path:
+        """Save a matplotlib figure as ``out_dir/name.png``, close it and return the path."""
+        import matplotlib.pyplot as plt
+
+        path = self.out_dir / f"{name}.png"
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        return path
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    title: str
+    order: int
+    fn: Callable[[Context], Section]
+
+
+_EXPERIMENTS: dict[str, Experiment] = {}
+
+
+def experiment(name: str, title: str, *, order: int = 100):
+    """Decorator registering ``fn(ctx) -> Section``; lower ``order`` runs earlier in the tour."""
+
+    def register(fn):
+        _EXPERIMENTS[name] = Experiment(name, title, order, fn)
+        return fn
+
+    return register
+
+
+def load_all() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # the tour writes files; it never opens a window
+    package = importlib.import_module("nndl_jax.experiments")
+    for info in pkgutil.iter_modules(package.__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"nndl_jax.experiments.{info.name}")
+
+
+def experiments(pattern: str | None = None) -> list[Experiment]:
+    load_all()
+    selected = [
+        e
+        for e in _EXPERIMENTS.values()
+        if pattern is None or fnmatch.fnmatch(e.name, pattern) or pattern in e.name
+    ]
+    return sorted(selected, key=lambda e: (e.order, e.name))
+
+
+def run_tour(
+    out_dir: str | Path = "reports/tour",
+    *,
+    pattern: str | None = None,
+    quick: bool = True,
+    seed: int = 0,
+    progress: Callable[[Experiment], None] | None = None,
+) -> tuple[Path, list[Section]]:
+    """Run the experiments and write the report; returns the HTML path and the sections.
+
+    An experiment that raises does not stop the tour: its section shows the error, and the
+    caller (the CLI) exits non-zero.
+    """
+    from nndl_jax.experiments._report import write_report
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = Context(out, quick=quick, seed=seed)
+    sections = []
+    selected = experiments(pattern)
+    if not selected:
+        raise ValueError(
+            f"no experiment matches {pattern!r}; known: {', '.join(e.name for e in experiments())}"
+        )
+    for exp in selected:
+        if progress:
+            progress(exp)
+        start = time.perf_counter()
+        try:
+            section = exp.fn(ctx)
+        except Exception as exc:
+            section = Section(exp.title, error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+        section.seconds = time.perf_counter() - start
+        sections.append(section)
+    html = write_report(out, sections, quick=quick, seed=seed)
+    results = {
+        s.title: {"seconds": s.seconds, "metrics": s.metrics, "error": s.error} for s in sections
+    }
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
+    return html, sections

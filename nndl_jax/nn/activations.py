@@ -1,0 +1,3 @@
+"""Activation functions and their analytic derivatives."""
+
+__all__: list[str] = []

@@ -1,0 +1,128 @@
+"""Combinators that build networks from layers: ``serial``, ``parallel``, ``residual``, ``Flatten``.
+
+Parameters and state of a combinator are lists (one entry per child, in order), so
+``params[i]`` is the i-th layer's params; the PRNG key is split once per child, so stochastic
+children draw independent masks.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+from nndl_jax.nn._layer import Layer, stateless
+
+__all__ = ["serial", "parallel", "residual", "Flatten", "Identity"]
+
+
+def _split(key, n):
+    return [None] * n if key is None else list(jax.random.split(key, n))
+
+
+def serial(*layers: Layer) -> Layer:
+    """Compose layers left to right: ``serial(f, g)(x) = g(f(x))``."""
+    if not layers:
+        raise ValueError("serial needs at least one layer")
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, Layer):
+            raise TypeError(f"serial: argument {i} is not a Layer, got {type(layer).__name__}")
+
+    def init(key, input_shape):
+        params, states = [], []
+        shape = tuple(input_shape)
+        for layer, k in zip(layers, jax.random.split(key, len(layers)), strict=True):
+            shape, p, s = layer.init(k, shape)
+            params.append(p)
+            states.append(s)
+        return shape, params, states
+
+    def apply(params, state, x, *, key=None, train=False):
+        _check_len("serial", params, state, len(layers))
+        new_states = []
+        for layer, p, s, k in zip(layers, params, state, _split(key, len(layers)), strict=True):
+            x, s = layer.apply(p, s, x, key=k, train=train)
+            new_states.append(s)
+        return x, new_states
+
+    return Layer(init, apply)
+
+
+def parallel(*layers: Layer) -> Layer:
+    """Apply layer i to input i of a tuple; returns a tuple (stax's ``parallel``)."""
+    if not layers:
+        raise ValueError("parallel needs at least one layer")
+
+    def init(key, input_shape):
+        if len(input_shape) != len(layers):
+            raise ValueError(f"parallel of {len(layers)} layers needs {len(layers)} input shapes, got {input_shape}")
+        outs = [layer.init(k, s) for layer, k, s in zip(layers, jax.random.split(key, len(layers)), input_shape, strict=True)]
+        return tuple(o[0] for o in outs), [o[1] for o in outs], [o[2] for o in outs]
+
+    def apply(params, state, xs, *, key=None, train=False):
+        _check_len("parallel", params, state, len(layers))
+        if len(xs) != len(layers):
+            raise ValueError(f"parallel of {len(layers)} layers got {len(xs)} inputs")
+        ys, new_states = [], []
+        for layer, p, s, x, k in zip(layers, params, state, xs, _split(key, len(layers)), strict=True):
+            y, s = layer.apply(p, s, x, key=k, train=train)
+            ys.append(y)
+            new_states.append(s)
+        return tuple(ys), new_states
+
+    return Layer(init, apply)
+
+
+def residual(*layers: Layer, shortcut: Layer | None = None) -> Layer:
+    """Residual unit ``y = f(x) + shortcut(x)`` with ``f = serial(*layers)`` (He et al., 2016).
+
+    The shortcut is the identity unless given (e.g. a Dense projection when widths differ).
+    Params and state are ``{"body": ..., "shortcut": ...}``.
+    """
+    body = serial(*layers)
+    skip = shortcut if shortcut is not None else Identity()
+
+    def init(key, input_shape):
+        k_body, k_skip = jax.random.split(key)
+        shape_body, p_body, s_body = body.init(k_body, input_shape)
+        shape_skip, p_skip, s_skip = skip.init(k_skip, input_shape)
+        if tuple(shape_body) != tuple(shape_skip):
+            raise ValueError(
+                f"residual: the body's output shape {tuple(shape_body)} differs from the "
+                f"shortcut's {tuple(shape_skip)}; pass shortcut=Dense(...) to project"
+            )
+        return shape_body, {"body": p_body, "shortcut": p_skip}, {"body": s_body, "shortcut": s_skip}
+
+    def apply(params, state, x, *, key=None, train=False):
+        k_body, k_skip = _split(key, 2)
+        y, s_body = body.apply(params["body"], state["body"], x, key=k_body, train=train)
+        r, s_skip = skip.apply(params["shortcut"], state["shortcut"], x, key=k_skip, train=train)
+        if y.shape != r.shape:
+            raise ValueError(f"residual: body output {y.shape} and shortcut output {r.shape} differ")
+        return y + r, {"body": s_body, "shortcut": s_skip}
+
+    return Layer(init, apply)
+
+
+def Identity() -> Layer:
+    return stateless(lambda x: x)
+
+
+def _flatten_shape(shape):
+    rest = shape[1:]
+    size = -1 if any(d is None or d < 0 for d in rest) else math.prod(rest)
+    return (shape[0], size)
+
+
+def Flatten() -> Layer:
+    """Flatten every axis but the first (the batch): ``(n, a, b, ...) -> (n, a*b*...)``."""
+    return stateless(lambda x: jnp.reshape(x, (x.shape[0], -1)), _flatten_shape)
+
+
+def _check_len(name, params, state, n):
+    if len(params) != n or len(state) != n:
+        raise ValueError(
+            f"{name} of {n} layers got params of length {len(params)} and state of length "
+            f"{len(state)}; pass the params and state returned by its init"
+        )
