@@ -62,7 +62,9 @@ def check_positive(name: str, value: Any) -> float:
     return float(value)
 
 
-def check_fraction(name: str, value: Any, *, low_open: bool = False, high_open: bool = True) -> float:
+def check_fraction(
+    name: str, value: Any, *, low_open: bool = False, high_open: bool = True
+) -> float:
     """A number in [0, 1) by default; ``low_open``/``high_open`` exclude the ends."""
     lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
     ok = _is_real(value) and (value > 0 if low_open else value >= 0)

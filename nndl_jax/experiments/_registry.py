@@ -122,7 +122,9 @@ def run_tour(
         try:
             section = exp.fn(ctx)
         except Exception as exc:
-            section = Section(exp.title, error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+            section = Section(
+                exp.title, error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+            )
         section.seconds = time.perf_counter() - start
         sections.append(section)
     html = write_report(out, sections, quick=quick, seed=seed)

@@ -39,15 +39,19 @@ def _section_html(index: int, s: Section) -> str:
         parts.append(f"<p>{html.escape(para)}</p>")
     for t in s.tables:
         head = "".join(f"<th>{html.escape(str(h))}</th>" for h in t.header)
-        body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in t.rows)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in t.rows
+        )
         parts.append(
             f"<table><caption>{html.escape(t.caption)}</caption><tr>{head}</tr>{body}</table>"
         )
     for fig in s.figures:
         data = base64.b64encode(Path(fig).read_bytes()).decode("ascii")
         name = html.escape(Path(fig).name)
-        parts.append(f'<figure><img alt="{name}" src="data:image/png;base64,{data}">'
-                     f"<figcaption>{name}</figcaption></figure>")
+        parts.append(
+            f'<figure><img alt="{name}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{name}</figcaption></figure>"
+        )
     return "\n".join(parts)
 
 

@@ -32,7 +32,9 @@ class Layer(NamedTuple):
     apply: Callable[..., tuple[jax.Array, State]]
 
 
-def stateless(fn: Callable[[jax.Array], jax.Array], shape_fn: Callable[[Shape], Shape] | None = None) -> Layer:
+def stateless(
+    fn: Callable[[jax.Array], jax.Array], shape_fn: Callable[[Shape], Shape] | None = None
+) -> Layer:
     """A layer without parameters or state that applies ``fn`` to its input.
 
     Args:

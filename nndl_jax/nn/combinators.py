@@ -56,8 +56,15 @@ def parallel(*layers: Layer) -> Layer:
 
     def init(key, input_shape):
         if len(input_shape) != len(layers):
-            raise ValueError(f"parallel of {len(layers)} layers needs {len(layers)} input shapes, got {input_shape}")
-        outs = [layer.init(k, s) for layer, k, s in zip(layers, jax.random.split(key, len(layers)), input_shape, strict=True)]
+            raise ValueError(
+                f"parallel of {len(layers)} layers needs as many input shapes, got {input_shape}"
+            )
+        outs = [
+            layer.init(k, s)
+            for layer, k, s in zip(
+                layers, jax.random.split(key, len(layers)), input_shape, strict=True
+            )
+        ]
         return tuple(o[0] for o in outs), [o[1] for o in outs], [o[2] for o in outs]
 
     def apply(params, state, xs, *, key=None, train=False):
@@ -65,7 +72,9 @@ def parallel(*layers: Layer) -> Layer:
         if len(xs) != len(layers):
             raise ValueError(f"parallel of {len(layers)} layers got {len(xs)} inputs")
         ys, new_states = [], []
-        for layer, p, s, x, k in zip(layers, params, state, xs, _split(key, len(layers)), strict=True):
+        for layer, p, s, x, k in zip(
+            layers, params, state, xs, _split(key, len(layers)), strict=True
+        ):
             y, s = layer.apply(p, s, x, key=k, train=train)
             ys.append(y)
             new_states.append(s)
@@ -92,14 +101,20 @@ def residual(*layers: Layer, shortcut: Layer | None = None) -> Layer:
                 f"residual: the body's output shape {tuple(shape_body)} differs from the "
                 f"shortcut's {tuple(shape_skip)}; pass shortcut=Dense(...) to project"
             )
-        return shape_body, {"body": p_body, "shortcut": p_skip}, {"body": s_body, "shortcut": s_skip}
+        return (
+            shape_body,
+            {"body": p_body, "shortcut": p_skip},
+            {"body": s_body, "shortcut": s_skip},
+        )
 
     def apply(params, state, x, *, key=None, train=False):
         k_body, k_skip = _split(key, 2)
         y, s_body = body.apply(params["body"], state["body"], x, key=k_body, train=train)
         r, s_skip = skip.apply(params["shortcut"], state["shortcut"], x, key=k_skip, train=train)
         if y.shape != r.shape:
-            raise ValueError(f"residual: body output {y.shape} and shortcut output {r.shape} differ")
+            raise ValueError(
+                f"residual: body output {y.shape} and shortcut output {r.shape} differ"
+            )
         return y + r, {"body": s_body, "shortcut": s_skip}
 
     return Layer(init, apply)

@@ -54,7 +54,9 @@ def Dense(features: int, *, use_bias: bool = True, w_init="lecun_normal", b_init
     def init(key, input_shape):
         input_shape = tuple(input_shape)
         if len(input_shape) < 1 or input_shape[-1] is None or input_shape[-1] <= 0:
-            raise ValueError(f"Dense needs a known last input dimension, got input_shape={input_shape}")
+            raise ValueError(
+                f"Dense needs a known last input dimension, got input_shape={input_shape}"
+            )
         k_w, k_b = jax.random.split(key)
         params = {"w": w_fn(k_w, (input_shape[-1], features), jnp.float32)}
         if use_bias:

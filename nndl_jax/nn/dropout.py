@@ -41,7 +41,9 @@ def dropout(
         return jnp.zeros_like(x)
     if key is None:
         raise ValueError("dropout in training mode needs a PRNG key: pass key=jax.random.key(...)")
-    mask_shape = tuple(1 if i in {d % x.ndim for d in broadcast_dims} else n for i, n in enumerate(x.shape))
+    mask_shape = tuple(
+        1 if i in {d % x.ndim for d in broadcast_dims} else n for i, n in enumerate(x.shape)
+    )
     keep = jax.random.bernoulli(key, 1.0 - rate, mask_shape)
     return jnp.where(keep, x / (1.0 - rate), jnp.zeros((), x.dtype)).astype(x.dtype)
 

@@ -23,5 +23,6 @@ from nndl_jax.verify._registry import (
     load_all as load_all,
     max_abs_diff as max_abs_diff,
     run_checks as run_checks,
+    run_one as run_one,
     x64_enabled as x64_enabled,
 )

@@ -1,0 +1,237 @@
+"""The ``nndl-jax`` command: ``info``, ``verify``, ``bench``, ``train`` and ``tour``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def _cmd_info(args) -> int:
+    import platform
+
+    import jax
+
+    import nndl_jax
+
+    print(f"nndl-jax   {nndl_jax.__version__}")
+    print(f"python     {platform.python_version()} ({platform.machine()})")
+    for name in ("jax", "jaxlib", "optax", "flax", "chex", "numpy", "sklearn", "matplotlib"):
+        try:
+            module = __import__(name)
+            print(f"{name:<10} {module.__version__}")
+        except ImportError:
+            print(f"{name:<10} not installed")
+    print(f"backend    {jax.default_backend()}")
+    for d in jax.devices():
+        print(f"device     {d.id}: {d.platform} {getattr(d, 'device_kind', '')}")
+    print(f"x64        {jax.config.jax_enable_x64}")
+    return 0
+
+
+def _format_table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True))
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def _cmd_verify(args) -> int:
+    import jax
+
+    if args.x64:
+        jax.config.update("jax_enable_x64", True)
+    from nndl_jax import verify
+
+    selected = verify.checks(args.only)
+    if not selected:
+        print(f"no verification check matches {args.only!r}", file=sys.stderr)
+        return 2
+    if args.list:
+        for c in selected:
+            print(f"{c.name}  ({c.tier}; vs {c.reference})")
+        return 0
+    start = time.perf_counter()
+    results = []
+    for c in selected:
+        results.append(verify.run_one(c))
+        if args.verbose:
+            r = results[-1]
+            print(f"{'ok' if r.passed else 'FAIL':<4} {c.name}  {r.error:.3g} <= {r.tolerance:.1g}")
+    header = ["component", "reference", "max abs error", "tolerance", "pass"]
+    rows = [
+        [r.check.name, r.check.reference, f"{r.error:.3g}", f"{r.tolerance:.1g}",
+         "ok" if r.passed else "FAIL"]
+        for r in results
+    ]  # fmt: skip
+    print(_format_table(header, rows))
+    failed = [r for r in results if not r.passed]
+    dtype = "float64" if args.x64 else "float32"
+    print(
+        f"\n{len(results) - len(failed)}/{len(results)} checks passed ({dtype}, "
+        f"{time.perf_counter() - start:.1f} s)"
+    )
+    for r in failed:
+        if r.message:
+            print(f"\n{r.check.name}: {r.message}", file=sys.stderr)
+    if args.json:
+        records = [
+            {"component": r.check.name, "reference": r.check.reference, "tier": r.check.tier,
+             "error": r.error, "tolerance": r.tolerance, "passed": r.passed, "seconds": r.seconds}
+            for r in results
+        ]  # fmt: skip
+        Path(args.json).write_text(json.dumps({"dtype": dtype, "checks": records}, indent=2))
+    return 1 if failed else 0
+
+
+_BENCH_COLUMNS = (
+    "suite",
+    "case",
+    "peer",
+    "ours_ms",
+    "peer_ms",
+    "ratio",
+    "compile_ours_s",
+    "compile_peer_s",
+)
+
+
+def _cmd_bench(args) -> int:
+    from nndl_jax import benchmarks
+
+    if args.list:
+        for s in benchmarks.suites():
+            print(s)
+        return 0
+    try:
+        cases = benchmarks.cases(args.suites)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    env = benchmarks.environment()
+    print("environment: " + ", ".join(f"{k}={v}" for k, v in env.items()))
+    all_rows = []
+    for c in cases:
+        print(f"\n[{c.suite}] {c.name} ...", flush=True)
+        rows = [{"suite": c.suite, "case": c.name, **row} for row in c.fn(quick=args.quick)]
+        all_rows.extend(rows)
+        extra = sorted(
+            {k for row in rows for k in row}
+            - set(_BENCH_COLUMNS)
+            - {"ours_min_ms", "ours_max_ms", "peer_min_ms", "peer_max_ms", "repeats", "number"}
+        )
+        header = [*_BENCH_COLUMNS[2:], *extra]
+        table = [[_fmt(row.get(k)) for k in header] for row in rows]
+        print(_format_table(header, table))
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(
+            json.dumps(
+                {"environment": env, "quick": args.quick, "rows": all_rows}, indent=2, default=str
+            )
+        )
+        print(f"\nwrote {out}")
+    return 0
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _cmd_tour(args) -> int:
+    from tqdm import tqdm
+
+    from nndl_jax.experiments import experiments, run_tour
+
+    selected = experiments(args.only)
+    bar = tqdm(total=len(selected), desc="tour", unit="section")
+    started = []
+
+    def progress(exp):
+        if started:  # the previous section has finished
+            bar.update(1)
+        started.append(exp.name)
+        bar.set_postfix_str(exp.name)
+
+    start = time.perf_counter()
+    try:
+        html, sections = run_tour(
+            args.out, pattern=args.only, quick=not args.full, seed=args.seed, progress=progress
+        )
+    except ValueError as exc:
+        bar.close()
+        print(exc, file=sys.stderr)
+        return 2
+    bar.update(1)
+    bar.close()
+    for s in sections:
+        status = "FAILED" if s.error else "ok"
+        print(f"  {status:<6} {s.seconds:6.1f} s  {s.title}")
+        if s.error:
+            print("         " + s.error.splitlines()[0], file=sys.stderr)
+    failed = sum(bool(s.error) for s in sections)
+    print(f"report: {html.resolve()}  ({time.perf_counter() - start:.1f} s, {failed} failed)")
+    return 1 if failed else 0
+
+
+def _cmd_train(args) -> int:
+    try:
+        from nndl_jax.train import cli as train_cli
+    except ImportError:
+        print(
+            "nndl-jax train: the training command is not available in this version", file=sys.stderr
+        )
+        return 2
+    return train_cli.main(args.train_args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nndl-jax",
+        description="Neural Networks and Deep Learning, in verified JAX.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("info", help="backend, devices and versions").set_defaults(fn=_cmd_info)
+
+    p = sub.add_parser("verify", help="check every component against its reference")
+    p.add_argument("--only", metavar="PATTERN", help="glob or substring of check names")
+    p.add_argument("--x64", action="store_true", help="run in float64 (jax_enable_x64)")
+    p.add_argument("--list", action="store_true", help="list the checks without running them")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument("-v", "--verbose", action="store_true", help="print each row as it finishes")
+    p.set_defaults(fn=_cmd_verify)
+
+    p = sub.add_parser("bench", help="benchmarks against optax, flax and scikit-learn")
+    p.add_argument("suites", nargs="*", help="suites to run (default: all); see --list")
+    p.add_argument("--quick", action="store_true", help="small sizes and few repeats")
+    p.add_argument("--out", metavar="FILE.json", help="write the results as JSON")
+    p.add_argument("--list", action="store_true", help="list the suites")
+    p.set_defaults(fn=_cmd_bench)
+
+    p = sub.add_parser("tour", help="run the book's experiments and write a report with plots")
+    p.add_argument("--out", default="reports/tour", help="report folder (default: reports/tour)")
+    p.add_argument("--only", metavar="PATTERN", help="glob or substring of experiment names")
+    p.add_argument("--full", action="store_true", help="full-length runs instead of the quick tour")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(fn=_cmd_tour)
+
+    p = sub.add_parser("train", help="train a model (see 'nndl-jax train --help')", add_help=False)
+    p.add_argument("train_args", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=_cmd_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
