@@ -37,7 +37,7 @@ class Split(NamedTuple):
     data_fields=["train", "val", "test", "shift", "scale"],
     meta_fields=["name", "num_classes", "feature_names", "class_names", "image_shape", "scaling"],
 )
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Dataset:
     """A bundled data set split into train, validation and test sets.
 
@@ -74,6 +74,13 @@ class Dataset:
     def splits(self) -> dict[str, Split]:
         """``{"train": ..., "val": ..., "test": ...}``, for loops over the three."""
         return {"train": self.train, "val": self.val, "test": self.test}
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{k}={np.shape(s.x)}" for k, s in self.splits().items())
+        return (
+            f"Dataset({self.name!r}, {shapes}, num_classes={self.num_classes}, "
+            f"scaling={self.scaling!r})"
+        )
 
     def unscale(self, x: jax.Array) -> jax.Array:
         """Map scaled features back to the raw ones: ``x * scale + shift`` (e.g. to draw digits)."""
@@ -185,7 +192,9 @@ def stratified_split(
         val.append(members[k_test : k_test + k_val])
         train.append(members[k_test + k_val :])
     # shuffle across classes too, so that a split is not sorted by label
-    return tuple(rng.permutation(np.concatenate(part)).astype(np.int64) for part in (train, val, test))
+    return tuple(
+        rng.permutation(np.concatenate(part)).astype(np.int64) for part in (train, val, test)
+    )
 
 
 def _scaling_mode(standardize: Any) -> str:
@@ -262,7 +271,7 @@ def load(
 
     >>> ds = load("iris", seed=0)
     >>> ds.train.x.shape, ds.val.x.shape, ds.test.x.shape, ds.num_classes
-    ((106, 4), (22, 4), (22, 4), 3)
+    ((104, 4), (23, 4), (23, 4), 3)
     """
     spec = lookup("data set", name, _SPECS)
     if not jnp.issubdtype(dtype, jnp.floating):

@@ -1,16 +1,20 @@
 """Synthetic tasks drawn on the device: two moons, the adding problem, digit sums, sinusoids.
 
 Every generator is a pure function of a PRNG ``key``; sizes are static Python ints, so each is
-jit-compatible (mark the sizes static or close over them) and a new key never recompiles.
+jit-compatible (mark the sizes static or close over them) and a new key never recompiles. Each
+validates its arguments in Python and then calls one jitted kernel, so an eager call compiles a
+single program per shape (cached) instead of one per operation.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from nndl_jax._validate import check_non_negative, check_positive_int
 
@@ -28,16 +32,18 @@ DIGIT_SUM_NUM_CLASSES = 19
 """Labels of :func:`digit_sum` are the sums 0..18 of two digits."""
 
 
-def _check_float_dtype(dtype: Any) -> None:
+def _float_dtype(dtype: Any) -> np.dtype:
+    """``dtype`` as a NumPy dtype (hashable, a static argument of the kernels), if floating."""
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"dtype must be a floating dtype, got {dtype!r}")
+    return jnp.dtype(dtype)
 
 
 def _check_interval(name: str, interval: Any) -> tuple[float, float]:
     try:
         lo, hi = (float(v) for v in interval)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a pair (low, high) of numbers, got {interval!r}") from None
+        raise ValueError(f"{name} must be a pair (low, high), got {interval!r}") from None
     if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
         raise ValueError(f"{name} must be finite with low <= high, got {interval!r}")
     return lo, hi
@@ -65,7 +71,11 @@ def two_moons(
     """
     n = check_positive_int("n", n)
     noise = check_non_negative("noise", noise)
-    _check_float_dtype(dtype)
+    return _two_moons(key, n, noise, _float_dtype(dtype))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _two_moons(key, n, noise, dtype):
     n_upper = n // 2
     t_upper = jnp.linspace(0.0, jnp.pi, n_upper, dtype=dtype)
     t_lower = jnp.linspace(0.0, jnp.pi, n - n_upper, dtype=dtype)
@@ -110,7 +120,11 @@ def adding_problem(
     T = check_positive_int("T", T)
     if T < 2:
         raise ValueError(f"T must be >= 2 (two marked steps), got {T}")
-    _check_float_dtype(dtype)
+    return _adding_problem(key, n, T, _float_dtype(dtype))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _adding_problem(key, n, T, dtype):
     k_values, k_first, k_second = jax.random.split(key, 3)
     values = jax.random.uniform(k_values, (n, T), dtype)
     first = jax.random.randint(k_first, (n, 1), 0, T // 2)
@@ -149,7 +163,11 @@ def digit_sum(
     T = check_positive_int("T", T)
     if T < 2:
         raise ValueError(f"T must be >= 2 (the label sums the first two digits), got {T}")
-    _check_float_dtype(dtype)
+    return _digit_sum(key, n, T, bool(one_hot), _float_dtype(dtype))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _digit_sum(key, n, T, one_hot, dtype):
     digits = jax.random.randint(key, (n, T), 0, 10, dtype=jnp.int32)
     y = digits[:, 0] + digits[:, 1]
     x = jax.nn.one_hot(digits, 10, dtype=dtype) if one_hot else digits
@@ -209,10 +227,17 @@ def sinusoid_tasks(
     """
     num_tasks = check_positive_int("num_tasks", num_tasks)
     num_points = check_positive_int("num_points", num_points)
-    a_lo, a_hi = _check_interval("amplitude", amplitude)
-    p_lo, p_hi = _check_interval("phase", phase)
-    x_lo, x_hi = _check_interval("x_range", x_range)
-    _check_float_dtype(dtype)
+    ranges = (
+        _check_interval("amplitude", amplitude),
+        _check_interval("phase", phase),
+        _check_interval("x_range", x_range),
+    )
+    return _sinusoid_tasks(key, num_tasks, num_points, ranges, _float_dtype(dtype))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _sinusoid_tasks(key, num_tasks, num_points, ranges, dtype):
+    (a_lo, a_hi), (p_lo, p_hi), (x_lo, x_hi) = ranges
     k_amp, k_phase, k_x = jax.random.split(key, 3)
     amp = jax.random.uniform(k_amp, (num_tasks,), dtype, a_lo, a_hi)
     phi = jax.random.uniform(k_phase, (num_tasks,), dtype, p_lo, p_hi)
