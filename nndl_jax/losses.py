@@ -102,21 +102,43 @@ def _as_float(x) -> jax.Array:
     return x
 
 
-def _logsumexp(z: jax.Array) -> jax.Array:
-    """``log Σ_k exp(z_k)`` over the last axis, shape ``z.shape[:-1]``.
+def _log_softmax(z: jax.Array) -> jax.Array:
+    """``log softmax(z) = z - log Σ_k exp(z_k)`` over the last axis.
 
-    Shifting by the maximum m makes every exponent ``<= 0``, so nothing overflows:
-    ``log Σ exp(z_k) = m + log Σ exp(z_k - m)``. The shift is a constant of the gradient (the
-    identity holds for any m), hence ``stop_gradient``.
+    Shifting by the row maximum m makes every exponent ``<= 0``, so nothing overflows, and
+    subtracting ``m`` before adding the logs keeps the result accurate for logits as large as
+    ``1e4`` (``(z - m) - log Σ exp(z - m)``; ``z - (m + log Σ ...)`` would round the sum to the
+    spacing of float32 at ``m``). The shift cancels in the gradient, hence ``stop_gradient``.
     """
+    shifted = z - _row_max(z)
+    return shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=-1, keepdims=True))
+
+
+def _softmax(z: jax.Array) -> jax.Array:
+    """``exp(z_k) / Σ_j exp(z_j)`` over the last axis, shifted by the row maximum."""
+    e = jnp.exp(z - _row_max(z))
+    return e / jnp.sum(e, axis=-1, keepdims=True)
+
+
+def _row_max(z: jax.Array) -> jax.Array:
     m = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
-    m = jnp.where(jnp.isfinite(m), m, 0.0)  # all -inf rows: avoid inf - inf
-    return jnp.log(jnp.sum(jnp.exp(z - m), axis=-1)) + m[..., 0]
+    return jnp.where(jnp.isfinite(m), m, 0.0)  # a row of -inf: avoid inf - inf
 
 
+@jax.custom_jvp
 def _softplus(z: jax.Array) -> jax.Array:
-    """``log(1 + e^z) = max(z, 0) + log(1 + e^{-|z|})``; the exponent is never positive."""
+    """``log(1 + e^z) = max(z, 0) + log(1 + e^{-|z|})``; the exponent is never positive.
+
+    The derivative is given explicitly as ``σ(z)``: differentiating the formula would meet the
+    kinks of ``max`` and ``|z|`` at ``z = 0`` and give 0 instead of ½ there.
+    """
     return jnp.maximum(z, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(z)))
+
+
+@_softplus.defjvp
+def _softplus_jvp(primals, tangents):
+    (z,), (dz,) = primals, tangents
+    return _softplus(z), _sigmoid(z) * dz
 
 
 def _sigmoid(z: jax.Array) -> jax.Array:
@@ -160,7 +182,7 @@ def squared_error(predictions, targets, *, reduction: str = "none") -> jax.Array
     """
     _check_reduction(reduction)
     _validate.check_same_shape("predictions", predictions, "targets", targets)
-    diff = _as_float(predictions) - targets
+    diff = _as_float(predictions) - jnp.asarray(targets)
     return reduce(diff * diff, reduction)
 
 
@@ -186,7 +208,7 @@ def squared_error_grad(predictions, targets, *, reduction: str = "sum") -> jax.A
     """
     _validate.check_same_shape("predictions", predictions, "targets", targets)
     scale = _grad_scale(reduction, int(np.size(predictions)))
-    return (2.0 * scale) * (_as_float(predictions) - targets)
+    return (2.0 * scale) * (_as_float(predictions) - jnp.asarray(targets))
 
 
 # --------------------------------------------------------------------------------------------
@@ -208,50 +230,319 @@ def smooth_labels(labels, label_smoothing: float) -> jax.Array:
     return labels * (1.0 - eps) + eps / labels.shape[-1]
 
 
-def _target_distribution(logits, labels, label_smoothing, num_classes) -> jax.Array:
-    """Validate the labels and turn them into (smoothed) target rows ``y`` of shape ``(..., K)``.
+def _check_class_labels(logits, labels, num_classes, logits_name: str = "logits"):
+    """Validate logits ``(..., K)`` and their labels; return ``(labels, integer?)``.
 
-    Integer labels become one-hot rows; an integer label outside ``[0, K)`` is an error outside
-    jit and, under jit where values are unknown, a row of NaN (so the loss is NaN, not a wrong
-    number).
+    Integer labels are class indices of shape ``logits.shape[:-1]`` in ``[0, K)`` (the range is
+    checked outside jit only); floating labels are rows of shape ``logits.shape``.
     """
-    logits = jnp.asarray(logits)
-    if logits.ndim < 1:
-        raise ValueError(f"logits must have a class axis (..., K), got logits.shape={logits.shape}")
-    k = logits.shape[-1]
+    shape = jnp.shape(logits)
+    if len(shape) < 1:
+        raise ValueError(
+            f"{logits_name} must have a class axis (..., K), got {logits_name}.shape={shape}"
+        )
+    k = shape[-1]
     if num_classes is not None:
         _validate.check_positive_int("num_classes", num_classes)
         if num_classes != k:
             raise ValueError(
                 f"num_classes={num_classes} does not match the class axis of "
-                f"logits.shape={logits.shape} (K={k})"
+                f"{logits_name}.shape={shape} (K={k})"
             )
     labels = jnp.asarray(labels)
     if jnp.issubdtype(labels.dtype, jnp.integer):
-        if labels.shape != logits.shape[:-1]:
+        if labels.shape != shape[:-1]:
             raise ValueError(
-                f"integer labels must have shape logits.shape[:-1]={logits.shape[:-1]}, got "
-                f"labels.shape={labels.shape} (logits.shape={logits.shape})"
+                f"integer labels must have shape {logits_name}.shape[:-1]={shape[:-1]}, got "
+                f"labels.shape={labels.shape} ({logits_name}.shape={shape})"
             )
         _validate.check_labels_in_range("labels", labels, k)
-        classes = jnp.arange(k)
-        one_hot = (labels[..., None] == classes).astype(_as_float(logits).dtype)
-        valid = (labels >= 0) & (labels < k)
-        y = jnp.where(valid[..., None], one_hot, jnp.nan)
-    elif jnp.issubdtype(labels.dtype, jnp.floating):
-        if labels.shape != logits.shape:
+        return labels, True
+    if jnp.issubdtype(labels.dtype, jnp.floating):
+        if labels.shape != shape:
             raise ValueError(
-                f"probability (one-hot) labels must have the shape of the logits, got "
-                f"labels.shape={labels.shape} and logits.shape={logits.shape}"
+                f"probability (one-hot) labels must have the shape of {logits_name}, got "
+                f"labels.shape={labels.shape} and {logits_name}.shape={shape}"
             )
-        y = labels
-    else:
-        raise TypeError(
-            f"labels must be integer class indices or floating probabilities, got dtype "
-            f"{labels.dtype}"
-        )
-    if label_smoothing:
-        y = smooth_labels(y, label_smoothing)
-    else:
-        _validate.check_fraction("label_smoothing", label_smoothing, high_open=False)
-    return y
+        return labels, False
+    raise TypeError(
+        f"labels must be integer class indices or floating probabilities, got dtype {labels.dtype}"
+    )
+
+
+def _valid(labels: jax.Array, k: int) -> jax.Array:
+    """Which integer labels lie in ``[0, k)``; under jit the others make the loss NaN."""
+    return (labels >= 0) & (labels < k)
+
+
+def _target_rows(logits, labels, label_smoothing, num_classes, logits_name="logits"):
+    """The (smoothed) target rows ``y``, shape ``(..., K)``; an invalid integer label gives NaN."""
+    labels, integer = _check_class_labels(logits, labels, num_classes, logits_name)
+    if integer:
+        k = jnp.shape(logits)[-1]
+        one_hot = (labels[..., None] == jnp.arange(k)).astype(_as_float(logits).dtype)
+        labels = jnp.where(_valid(labels, k)[..., None], one_hot, jnp.nan)
+    return smooth_labels(labels, label_smoothing) if label_smoothing else labels
+
+
+def softmax_cross_entropy(
+    logits,
+    labels,
+    *,
+    label_smoothing: float = 0.0,
+    num_classes: int | None = None,
+    reduction: str = "none",
+) -> jax.Array:
+    """Cross-entropy of softmax(logits) against labels, per example (book section 3.3).
+
+    With targets ``y`` (a one-hot row, or any distribution) and logits ``z`` over K classes,
+
+        L(y, z) = -Σ_k y_k log softmax(z)_k = Σ_k y_k (logsumexp(z) - z_k),
+
+    computed in log space so that logits of ``±1e4`` give finite values and gradients. With
+    ``label_smoothing=ε`` the targets are first replaced by ``y (1 - ε) + ε / K``
+    (Szegedy et al., 2016), as ``optax.smooth_labels``.
+
+    Args:
+      logits: ``z``, shape ``(..., K)``.
+      labels: either integer class indices of shape ``(...,)`` (= ``logits.shape[:-1]``) or
+        floating one-hot/probability rows of shape ``(..., K)``. Integer labels outside
+        ``[0, K)`` raise outside jit; under jit (values unknown) their loss is NaN.
+      label_smoothing: ``ε`` in ``[0, 1]``.
+      num_classes: optional check that ``K == num_classes``.
+      reduction: ``"none"`` (shape ``logits.shape[:-1]``), ``"mean"`` or ``"sum"``.
+
+    Returns:
+      The cross-entropy of each example, reduced as asked.
+
+    >>> softmax_cross_entropy(jnp.array([[0.0, 0.0]]), jnp.array([1]))
+    Array([0.6931472], dtype=float32)
+    """
+    _check_reduction(reduction)
+    eps = _validate.check_fraction("label_smoothing", label_smoothing, high_open=False)
+    labels, integer = _check_class_labels(logits, labels, num_classes)
+    z = _as_float(logits)
+    if not integer:
+        y = smooth_labels(labels, eps) if eps else labels
+        return reduce(-jnp.sum(y * _log_softmax(z), axis=-1), reduction)
+    # Integer labels: L = log Σ_k exp(s_k) - s_y with s = z - max(z), no one-hot rows needed
+    # (gather one logit per example); smoothing mixes in the mean of s with weight ε, since
+    # Σ_k (ε/K) (log Σ exp(s) - s_k) = ε (log Σ exp(s) - mean(s)).
+    k = z.shape[-1]
+    shifted = z - _row_max(z)
+    log_normalizer = jnp.log(jnp.sum(jnp.exp(shifted), axis=-1))
+    index = jnp.clip(labels, 0, k - 1)[..., None]
+    target = jnp.take_along_axis(shifted, index, axis=-1)[..., 0]
+    if eps:
+        target = (1.0 - eps) * target + eps * jnp.mean(shifted, axis=-1)
+    losses = jnp.where(_valid(labels, k), log_normalizer - target, jnp.nan)
+    return reduce(losses, reduction)
+
+
+def softmax_cross_entropy_grad(
+    logits,
+    labels,
+    *,
+    label_smoothing: float = 0.0,
+    num_classes: int | None = None,
+    reduction: str = "sum",
+) -> jax.Array:
+    """Gradient of :func:`softmax_cross_entropy` with respect to the logits.
+
+    ``∂L/∂z = softmax(z) Σ_k y_k - y``, which is the familiar ``softmax(z) - y`` when the
+    (smoothed) targets ``y`` sum to one (book section 3.3).
+
+    Args:
+      logits, labels, label_smoothing, num_classes: as :func:`softmax_cross_entropy`.
+      reduction: ``"sum"`` gives each example's own gradient; ``"mean"`` that of the mean loss,
+        divided by the number of examples ``logits.size // K``.
+
+    Returns:
+      The gradient, shape of ``logits``.
+    """
+    _validate.check_fraction("label_smoothing", label_smoothing, high_open=False)
+    y = _target_rows(logits, labels, label_smoothing, num_classes)
+    z = _as_float(logits)
+    scale = _grad_scale(reduction, int(np.prod(z.shape[:-1])))
+    return scale * (_softmax(z) * jnp.sum(y, axis=-1, keepdims=True) - y)
+
+
+# --------------------------------------------------------------------------------------------
+# binary cross-entropy
+
+
+def binary_cross_entropy(logits, labels, *, reduction: str = "none") -> jax.Array:
+    """Sigmoid cross-entropy from logits, per element (logistic regression, book section 3.2).
+
+    With ``p = σ(z)`` and a label ``y`` in ``[0, 1]``,
+
+        L = -y log p - (1 - y) log(1 - p) = softplus(z) - y z,
+
+    since ``-log σ(z) = softplus(-z) = softplus(z) - z``. The softplus is evaluated as
+    ``max(z, 0) + log1p(exp(-|z|))``, finite at any finite ``z``. Same as
+    ``optax.losses.sigmoid_binary_cross_entropy``.
+
+    Args:
+      logits: ``z``, any shape.
+      labels: ``y``, same shape; 0/1 labels or probabilities (ints and bools are accepted).
+      reduction: ``"none"`` (elementwise), ``"mean"`` or ``"sum"``.
+
+    Returns:
+      The losses, reduced as asked.
+    """
+    _check_reduction(reduction)
+    _validate.check_same_shape("logits", logits, "labels", labels)
+    z = _as_float(logits)
+    y = jnp.asarray(labels).astype(z.dtype)
+    return reduce(_softplus(z) - y * z, reduction)
+
+
+def binary_cross_entropy_grad(logits, labels, *, reduction: str = "sum") -> jax.Array:
+    """Gradient of :func:`binary_cross_entropy` with respect to the logits: ``σ(z) - y``.
+
+    Args:
+      logits, labels: as :func:`binary_cross_entropy`.
+      reduction: ``"sum"`` (each element's own derivative) or ``"mean"`` (divided by the size).
+
+    Returns:
+      The gradient, shape of ``logits``.
+    """
+    _validate.check_same_shape("logits", logits, "labels", labels)
+    z = _as_float(logits)
+    scale = _grad_scale(reduction, int(z.size))
+    return scale * (_sigmoid(z) - jnp.asarray(labels).astype(z.dtype))
+
+
+# --------------------------------------------------------------------------------------------
+# hinge losses
+
+
+def hinge(scores, labels, *, reduction: str = "none") -> jax.Array:
+    """Binary hinge loss ``max(0, 1 - y s)`` for labels ``y ∈ {-1, +1}`` (book section 3.5).
+
+    The loss of the soft-margin support vector machine; same as ``optax.losses.hinge_loss``.
+
+    Args:
+      scores: decision values ``s``, any shape.
+      labels: ``y``, same shape, each ``-1`` or ``+1``; other values (0/1 labels, say) raise
+        outside jit.
+      reduction: ``"none"`` (elementwise), ``"mean"`` or ``"sum"``.
+
+    Returns:
+      The losses, reduced as asked.
+    """
+    _check_reduction(reduction)
+    _validate.check_same_shape("scores", scores, "labels", labels)
+    values = _concrete(labels)
+    if values is not None and values.size and not np.all(np.abs(values) == 1):
+        bad = np.unique(values[np.abs(values) != 1])[:5].tolist()
+        raise ValueError(f"hinge labels must be -1 or +1, got other values such as {bad}")
+    s = _as_float(scores)
+    return reduce(jnp.maximum(0.0, 1.0 - jnp.asarray(labels).astype(s.dtype) * s), reduction)
+
+
+def multiclass_hinge(scores, labels, *, reduction: str = "none") -> jax.Array:
+    """Crammer-Singer multiclass hinge loss, per example (book section 3.5).
+
+        L(s, y) = max_k (s_k + 1 - [k = y]) - s_y = max(0, 1 + max_{k≠y} s_k - s_y),
+
+    the margin by which the best wrong class comes within 1 of the true one. (Weston-Watkins
+    would instead sum ``max(0, 1 + s_k - s_y)`` over all ``k ≠ y``.) Same as
+    ``optax.losses.multiclass_hinge_loss``.
+
+    Args:
+      scores: ``s``, shape ``(..., K)``.
+      labels: integer class indices, shape ``scores.shape[:-1]``, in ``[0, K)`` (checked outside
+        jit; under jit an out-of-range label gives NaN).
+      reduction: ``"none"`` (shape ``scores.shape[:-1]``), ``"mean"`` or ``"sum"``.
+
+    Returns:
+      The losses, reduced as asked.
+    """
+    _check_reduction(reduction)
+    y = _target_rows(scores, _integer_labels(labels), 0.0, None, logits_name="scores")
+    s = _as_float(scores)
+    true_score = jnp.sum(y * s, axis=-1)
+    return reduce(jnp.max(s + 1.0 - y, axis=-1) - true_score, reduction)
+
+
+def _integer_labels(labels) -> jax.Array:
+    labels = jnp.asarray(labels)
+    _check_integer_dtype("labels", labels)
+    return labels
+
+
+# --------------------------------------------------------------------------------------------
+# Kullback-Leibler divergence
+
+
+def kl_divergence(log_predictions, targets, *, reduction: str = "none") -> jax.Array:
+    """``KL(targets || predictions)`` over the last axis, as ``optax.losses.kl_divergence``.
+
+        KL(p || q) = Σ_k p_k (log p_k - log q_k),   with 0 log 0 = 0.
+
+    Args:
+      log_predictions: ``log q``, log-probabilities, shape ``(..., K)``.
+      targets: ``p``, probabilities, the same shape.
+      reduction: ``"none"`` (shape ``targets.shape[:-1]``), ``"mean"`` or ``"sum"``.
+
+    Returns:
+      The divergence of each row, reduced as asked.
+    """
+    _check_reduction(reduction)
+    _validate.check_same_shape("log_predictions", log_predictions, "targets", targets)
+    if jnp.ndim(targets) < 1:
+        raise ValueError(f"targets must have a class axis (..., K), got shape {jnp.shape(targets)}")
+    log_q = _as_float(log_predictions)
+    p = jnp.asarray(targets).astype(log_q.dtype)
+    # log(1) in place of log(0): the term is p log p = 0 there, and the gradient stays finite
+    log_p = jnp.log(jnp.where(p > 0, p, 1.0))
+    return reduce(jnp.sum(p * (log_p - log_q), axis=-1), reduction)
+
+
+def kl_divergence_with_logits(logits, targets, *, reduction: str = "none") -> jax.Array:
+    """:func:`kl_divergence` with predictions ``q = softmax(logits)`` given as logits.
+
+    Args:
+      logits: shape ``(..., K)``; ``log q = log softmax(logits)``, stable at ``±1e4``.
+      targets, reduction: as :func:`kl_divergence`.
+    """
+    _validate.check_same_shape("logits", logits, "targets", targets)
+    z = _as_float(logits)
+    return kl_divergence(_log_softmax(z), targets, reduction=reduction)
+
+
+# --------------------------------------------------------------------------------------------
+# registry
+
+_LOSSES: dict[str, Callable[..., jax.Array]] = {
+    "squared_error": squared_error,
+    "mse": squared_error,
+    "l2_loss": l2_loss,
+    "softmax_cross_entropy": softmax_cross_entropy,
+    "cross_entropy": softmax_cross_entropy,
+    "binary_cross_entropy": binary_cross_entropy,
+    "hinge": hinge,
+    "multiclass_hinge": multiclass_hinge,
+    "kl_divergence": kl_divergence,
+    "kl_divergence_with_logits": kl_divergence_with_logits,
+}
+
+
+def names() -> list[str]:
+    """The names :func:`get` knows, sorted."""
+    return sorted(_LOSSES)
+
+
+def get(name: str | Callable[..., jax.Array]) -> Callable[..., jax.Array]:
+    """The loss called ``name`` (``"mse"`` is :func:`squared_error`, ``"cross_entropy"`` is
+    :func:`softmax_cross_entropy`); a callable is returned unchanged.
+
+    Every loss takes ``(outputs, targets, *, reduction="none")``.
+
+    Raises:
+      ValueError: for an unknown name, listing the known ones.
+    """
+    if callable(name):
+        return name
+    return _validate.lookup("loss", name, _LOSSES)
