@@ -1,0 +1,152 @@
+"""What every optimizer shares: the protocol types, argument checks and per-leaf tree helpers.
+
+The protocol is optax's (``optax/_src/base.py``): a transform is a ``GradientTransformation``
+NamedTuple of ``init(params) -> state`` and ``update(updates, state, params=None) ->
+(updates, state)``. We use optax's *type*, so that our transforms drop into any optax chain and
+optax's into ours; the update rules in this package are our own.
+
+Dtypes. Moments and accumulators are stored in ``promote_types(param.dtype, float32)``: float32
+for bfloat16/float16/float32 params, float64 for float64 params under x64. A bfloat16 moving
+average with β = 0.999 would not move at all (0.999·x rounds back to x at bfloat16's 2⁻⁸), so
+low-precision state is not an option we offer. Updates leave each transform in the dtype of the
+updates that came in, and ``apply_updates`` casts back to each parameter's dtype, so bfloat16
+params stay bfloat16.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from optax import EmptyState as EmptyState, GradientTransformation as GradientTransformation
+
+from nndl_jax._validate import check_non_negative
+
+Schedule = Callable[[jax.Array], jax.Array]
+"""A learning-rate schedule: the update count (int32, 0 for the first update) -> a scalar."""
+
+ScalarOrSchedule = float | Schedule
+
+
+class ScheduleState(NamedTuple):
+    """The state of a transform that reads a schedule: how many updates it has made so far."""
+
+    count: jax.Array  # int32, shape ()
+
+
+def check_transform(name: str, value: Any) -> GradientTransformation:
+    """Raise TypeError unless ``value`` has callable ``init`` and ``update`` (ours or optax's)."""
+    if not (callable(getattr(value, "init", None)) and callable(getattr(value, "update", None))):
+        raise TypeError(
+            f"{name} must be a GradientTransformation (with init and update), "
+            f"got {type(value).__name__}: {value!r}"
+        )
+    return value
+
+
+def check_rate(name: str, value: Any) -> ScalarOrSchedule:
+    """A learning rate (or weight decay): a schedule ``count -> value``, or a finite number >= 0.
+
+    Raises:
+      TypeError: ``value`` is neither callable nor a real number (or 0-d real array).
+      ValueError: ``value`` is negative, NaN or infinite.
+    """
+    if callable(value):
+        return value
+    if isinstance(value, jax.core.Tracer):
+        return value  # a traced hyperparameter (e.g. under vmap over rates): no value to check
+    is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, bool
+    )
+    is_scalar_array = (
+        isinstance(value, (np.ndarray, jax.Array))
+        and np.ndim(value) == 0
+        and jnp.issubdtype(value.dtype, jnp.floating)
+    )
+    if not (is_number or is_scalar_array):
+        raise TypeError(
+            f"{name} must be a number or a schedule count -> value, "
+            f"got {type(value).__name__}: {value!r}"
+        )
+    return check_non_negative(name, float(value))
+
+
+def zero_count() -> jax.Array:
+    return jnp.zeros([], jnp.int32)
+
+
+def increment(count: jax.Array) -> jax.Array:
+    """``count + 1``, saturating at the int32 maximum instead of wrapping to a negative count."""
+    return jnp.where(count < np.iinfo(np.int32).max, count + 1, count)
+
+
+def accumulator_dtype(x: Any) -> np.dtype:
+    """The dtype moments are kept in for a leaf of dtype ``x.dtype``: at least float32."""
+    return jnp.promote_types(jnp.result_type(x), jnp.float32)
+
+
+def zeros_for(params: Any, fill: float = 0.0) -> Any:
+    """A moment tree shaped like ``params`` (filled with ``fill``), in the accumulator dtype."""
+
+    def leaf(path, p):
+        p = jnp.asarray(p)
+        if not jnp.issubdtype(p.dtype, jnp.floating):
+            raise TypeError(
+                f"params must hold floating-point arrays, got dtype {p.dtype} at "
+                f"params{jax.tree_util.keystr(path)}"
+            )
+        return jnp.full(p.shape, fill, accumulator_dtype(p))
+
+    return jax.tree_util.tree_map_with_path(leaf, params)
+
+
+def check_matching(name_a: str, a: Any, name_b: str, b: Any) -> None:
+    """Raise unless the trees ``a`` and ``b`` have the same structure and leaf shapes.
+
+    A different structure is a TypeError naming both structures; the same structure with a
+    different leaf shape is a ValueError naming the leaf and both shapes (without it, jnp would
+    silently broadcast a (5,) moment against a (3, 5) gradient). Tree structures and shapes are
+    static, so this costs nothing under jit.
+    """
+    tree_a, tree_b = jax.tree.structure(a), jax.tree.structure(b)
+    if tree_a != tree_b:
+        raise TypeError(
+            f"{name_a} and {name_b} must have the same tree structure, got "
+            f"{name_a}: {tree_a} and {name_b}: {tree_b}"
+        )
+    paths = jax.tree_util.tree_flatten_with_path(a)[0]
+    for (path, x), y in zip(paths, jax.tree.leaves(b), strict=True):
+        if np.shape(x) != np.shape(y):
+            where = jax.tree_util.keystr(path)
+            raise ValueError(
+                f"{name_a}{where} and {name_b}{where} must have the same shape, got "
+                f"{np.shape(x)} and {np.shape(y)}"
+            )
+
+
+def check_updates(updates: Any, params: Any = None, **state_trees: Any) -> None:
+    """Check ``updates`` against ``params`` (when given) and against each named state tree."""
+    if params is not None:
+        check_matching("updates", updates, "params", params)
+    for name, tree in state_trees.items():
+        check_matching("updates", updates, name, tree)
+
+
+def map_leaves(fn: Callable[..., tuple], tree: Any, *rest: Any, n_out: int) -> tuple:
+    """Apply ``fn`` leaf by leaf to trees of one structure; ``fn`` returns ``n_out`` arrays.
+
+    Returns ``n_out`` trees of ``tree``'s structure. One Python call per leaf computing every
+    output at once keeps the traced program small (an Adam step is one fused kernel per leaf).
+    """
+    leaves, treedef = jax.tree.flatten(tree)
+    others = [treedef.flatten_up_to(r) for r in rest]
+    outs = [fn(*args) for args in zip(leaves, *others, strict=True)]
+    return tuple(treedef.unflatten([o[i] for o in outs]) for i in range(n_out))
+
+
+def bias_correction(beta: float, count: jax.Array, dtype: Any) -> jax.Array:
+    """``1 - β^t`` in ``dtype`` for the update count ``t >= 1``."""
+    return 1 - jnp.asarray(beta, dtype) ** count.astype(dtype)

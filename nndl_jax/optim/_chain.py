@@ -1,0 +1,63 @@
+"""Composing transforms, and applying their output to the parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from nndl_jax.optim._base import GradientTransformation, check_matching, check_transform
+
+
+def chain(*transforms: GradientTransformation) -> GradientTransformation:
+    """Run transforms one after the other, each on the previous one's output.
+
+    ``chain(t1, t2, ..., tn)`` maps gradients ``g`` to ``tn(...t2(t1(g)))``; its state is the
+    tuple of the transforms' states. Any optax transform may appear in the chain, and the chain
+    itself is an optax ``GradientTransformation``.
+
+    Args:
+      *transforms: ``GradientTransformation`` objects (ours or optax's).
+
+    Returns:
+      The composed ``GradientTransformation``.
+
+    >>> from nndl_jax import optim
+    >>> opt = optim.chain(optim.clip_by_global_norm(1.0), optim.adam(1e-3))
+    """
+    for i, t in enumerate(transforms):
+        check_transform(f"chain's argument {i}", t)
+
+    def init(params):
+        return tuple(t.init(params) for t in transforms)
+
+    def update(updates, state, params=None):
+        if not isinstance(state, tuple) or len(state) != len(transforms):
+            raise ValueError(
+                f"state must be the tuple of {len(transforms)} states that this chain's init "
+                f"returns, got {type(state).__name__} of length "
+                f"{len(state) if isinstance(state, tuple) else 'n/a'}"
+            )
+        new_state = []
+        for t, s in zip(transforms, state, strict=True):
+            updates, s = t.update(updates, s, params)
+            new_state.append(s)
+        return updates, tuple(new_state)
+
+    return GradientTransformation(init, update)
+
+
+def apply_updates(params: Any, updates: Any) -> Any:
+    """``θ + Δθ`` leaf by leaf, each result cast back to its parameter's dtype.
+
+    Transforms already fold in the sign (``scale_by_learning_rate`` multiplies by ``-α``), so
+    this is an addition, as in optax. A bfloat16 parameter stays bfloat16 even when its update
+    arrives in float32.
+
+    Raises:
+      TypeError: ``updates`` has a different tree structure from ``params``.
+      ValueError: a leaf of ``updates`` has a different shape from its parameter.
+    """
+    check_matching("updates", updates, "params", params)
+    return jax.tree.map(lambda p, u: jnp.asarray(p + u).astype(jnp.result_type(p)), params, updates)

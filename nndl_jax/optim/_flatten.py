@@ -1,0 +1,73 @@
+"""Run a transform on one raveled vector instead of on every leaf of a pytree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nndl_jax.optim._base import GradientTransformation, check_matching, check_transform
+
+
+def ravel(tree: Any) -> jax.Array:
+    """Concatenate every leaf of ``tree``, flattened, into one vector of their common dtype."""
+    leaves = jax.tree.leaves(tree)
+    if not leaves:
+        return jnp.zeros((0,), jnp.float32)
+    dtype = jnp.result_type(*leaves)
+    return jnp.concatenate([jnp.ravel(jnp.asarray(x, dtype)) for x in leaves])
+
+
+def unravel_like(flat: jax.Array, tree: Any) -> Any:
+    """The inverse of ``ravel``: split ``flat`` into leaves shaped and typed like ``tree``'s."""
+    leaves, treedef = jax.tree.flatten(tree)
+    sizes = [int(np.size(x)) for x in leaves]
+    if flat.shape != (sum(sizes),):
+        raise ValueError(
+            f"the flat vector has shape {flat.shape}, expected ({sum(sizes)},) for the tree "
+            f"{treedef}"
+        )
+    pieces = jnp.split(flat, np.cumsum(sizes)[:-1]) if leaves else []
+    shaped = [
+        p.reshape(np.shape(x)).astype(jnp.result_type(x))
+        for p, x in zip(pieces, leaves, strict=True)
+    ]
+    return treedef.unflatten(shaped)
+
+
+def flatten(transform: GradientTransformation) -> GradientTransformation:
+    """Run ``transform`` on the raveled vector of all leaves, then split its output back.
+
+    ``init`` ravels the params (every leaf flattened and concatenated in tree order) and
+    returns ``transform``'s state for that one vector; ``update`` ravels the updates (and the
+    params), runs ``transform`` once, and unravels its output into the updates' structure.
+    An elementwise optimizer (SGD, momentum, RMSProp, AdaGrad, Adam ...) computes exactly the
+    same numbers either way; a tree of many small leaves becomes a few large kernels, which
+    compile and run faster. Transforms that look at leaves separately (``clip_by_norm``,
+    masks) change meaning: there is only one leaf.
+
+    Leaves of mixed dtypes are raveled in their common dtype and cast back on the way out.
+    The state is ``transform``'s own state for the flat vector, as in ``optax.flatten``.
+
+    Args:
+      transform: any ``GradientTransformation``.
+
+    Returns:
+      The flattened ``GradientTransformation``.
+    """
+    check_transform("transform", transform)
+
+    def init(params):
+        return transform.init(ravel(params))
+
+    def update(updates, state, params=None):
+        flat_params = None
+        if params is not None:
+            check_matching("updates", updates, "params", params)
+            flat_params = ravel(params)
+        flat_updates, state = transform.update(ravel(updates), state, flat_params)
+        return unravel_like(flat_updates, updates), state
+
+    return GradientTransformation(init, update)

@@ -1,0 +1,85 @@
+"""Scaling by a constant, a schedule, or the (negative) learning rate — the last link of a chain.
+
+Step convention (optax's): a schedule is called with the number of updates made *before* this
+one, so the first update uses ``schedule(0)``, the second ``schedule(1)``, and so on. The book
+counts iterations from t = 1; its ``α_t`` is our ``schedule(t - 1)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from nndl_jax.optim._base import (
+    EmptyState,
+    GradientTransformation,
+    ScalarOrSchedule,
+    ScheduleState,
+    check_rate,
+    check_updates,
+    increment,
+    zero_count,
+)
+
+
+def _times(factor: Any, updates: Any) -> Any:
+    # The product is taken in the promoted dtype (a float32 rate times bfloat16 updates) and
+    # cast back, so the updates keep their dtype without first rounding the rate to bfloat16.
+    return jax.tree.map(lambda u: jnp.asarray(factor * u).astype(jnp.result_type(u)), updates)
+
+
+def scale(step_size: float) -> GradientTransformation:
+    """Multiply every update by a constant: ``u ← s · u``. Stateless (``EmptyState``)."""
+    if callable(step_size):
+        raise TypeError("scale expects a number; for a schedule use scale_by_schedule")
+
+    def init(params):
+        del params
+        return EmptyState()
+
+    def update(updates, state, params=None):
+        check_updates(updates, params)
+        return _times(step_size, updates), state
+
+    return GradientTransformation(init, update)
+
+
+def scale_by_schedule(step_size_fn: Callable[[jax.Array], jax.Array]) -> GradientTransformation:
+    """Multiply every update by ``step_size_fn(count)``, where ``count`` counts earlier updates.
+
+    The state is ``ScheduleState(count)``, an int32 that starts at 0, so the first update uses
+    ``step_size_fn(0)`` (optax's convention).
+    """
+    if not callable(step_size_fn):
+        raise TypeError(f"step_size_fn must be callable count -> value, got {step_size_fn!r}")
+
+    def init(params):
+        del params
+        return ScheduleState(count=zero_count())
+
+    def update(updates, state, params=None):
+        check_updates(updates, params)
+        return _times(step_size_fn(state.count), updates), ScheduleState(increment(state.count))
+
+    return GradientTransformation(init, update)
+
+
+def scale_by_learning_rate(learning_rate: ScalarOrSchedule) -> GradientTransformation:
+    """Multiply by ``-α``: turns a descent direction into the step ``Δθ = -α u``.
+
+    Public optimizers end with this transform, as optax's do, so that a constant rate costs no
+    state (``EmptyState``) and a schedule adds only a counter (``ScheduleState``).
+
+    Args:
+      learning_rate: ``α``, a number >= 0 or a schedule ``count -> α`` (first update: count 0).
+
+    Raises:
+      ValueError: ``learning_rate`` is negative or not finite.
+    """
+    learning_rate = check_rate("learning_rate", learning_rate)
+    if callable(learning_rate):
+        return scale_by_schedule(lambda count: -learning_rate(count))
+    return scale(-learning_rate)
