@@ -79,3 +79,7 @@ from nndl_jax.optim._skip_nonfinite import (
     skip_nonfinite as skip_nonfinite,
 )
 from nndl_jax.optim._weight_decay import add_decayed_weights as add_decayed_weights
+from nndl_jax.optim.flat_training import (
+    RavelTrainer as RavelTrainer,
+    ravel_training as ravel_training,
+)

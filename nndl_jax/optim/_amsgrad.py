@@ -42,8 +42,10 @@ def scale_by_amsgrad(
     b1, b2, eps, eps_root = check_adam_args(b1, b2, eps, eps_root)
 
     def init(params):
-        zeros = zeros_for(params)
-        return AmsgradState(count=zero_count(), mu=zeros, nu=zeros, nu_max=zeros)
+        # three separate trees: one shared buffer could not be donated three times
+        return AmsgradState(
+            count=zero_count(), mu=zeros_for(params), nu=zeros_for(params), nu_max=zeros_for(params)
+        )
 
     def update(updates, state, params=None):
         check_updates(
