@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import sys
 import time
@@ -101,14 +102,19 @@ def _cmd_bench(args) -> int:
     from nndl_jax import benchmarks
 
     if args.list:
-        for s in benchmarks.suites():
-            print(s)
+        for c in benchmarks.cases():
+            print(f"{c.suite}  {c.name}")
         return 0
     try:
         cases = benchmarks.cases(args.suites)
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
+    if args.case:
+        cases = [c for c in cases if fnmatch.fnmatch(c.name, args.case) or args.case in c.name]
+        if not cases:
+            print(f"no benchmark case matches {args.case!r}", file=sys.stderr)
+            return 2
     env = benchmarks.environment()
     print("environment: " + ", ".join(f"{k}={v}" for k, v in env.items()))
     all_rows = []
@@ -212,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("suites", nargs="*", help="suites to run (default: all); see --list")
     p.add_argument("--quick", action="store_true", help="small sizes and few repeats")
     p.add_argument("--out", metavar="FILE.json", help="write the results as JSON")
-    p.add_argument("--list", action="store_true", help="list the suites")
+    p.add_argument("--case", metavar="PATTERN", help="only the cases matching this glob/substring")
+    p.add_argument("--list", action="store_true", help="list the suites and their cases")
     p.set_defaults(fn=_cmd_bench)
 
     p = sub.add_parser("tour", help="run the book's experiments and write a report with plots")
