@@ -36,7 +36,14 @@ def dense(x: jax.Array, w: jax.Array, b: jax.Array | None = None) -> jax.Array:
     return z
 
 
-def Dense(features: int, *, use_bias: bool = True, w_init="lecun_normal", b_init="zeros") -> Layer:
+def Dense(
+    features: int,
+    *,
+    use_bias: bool = True,
+    w_init="lecun_normal",
+    b_init="zeros",
+    dtype=None,
+) -> Layer:
     """Dense layer ``y = x @ w + b`` with params ``{"w": (d_in, features), "b": (features,)}``.
 
     Args:
@@ -44,12 +51,14 @@ def Dense(features: int, *, use_bias: bool = True, w_init="lecun_normal", b_init
       use_bias: add ``b`` (params then have no ``"b"`` when False).
       w_init, b_init: initializer names or functions ``(key, shape, dtype) -> array``
         (see :mod:`nndl_jax.nn.initializers`); flax's default ``lecun_normal`` for weights.
+      dtype: parameter dtype; default float32, or float64 when ``jax_enable_x64`` is on.
     """
     from nndl_jax.nn.initializers import get as get_initializer
 
     if isinstance(features, bool) or not isinstance(features, int) or features <= 0:
         raise ValueError(f"features must be a positive integer, got {features!r}")
     w_fn, b_fn = get_initializer(w_init), get_initializer(b_init)
+    param_dtype = jnp.dtype(dtype) if dtype is not None else None
 
     def init(key, input_shape):
         input_shape = tuple(input_shape)
@@ -58,9 +67,11 @@ def Dense(features: int, *, use_bias: bool = True, w_init="lecun_normal", b_init
                 f"Dense needs a known last input dimension, got input_shape={input_shape}"
             )
         k_w, k_b = jax.random.split(key)
-        params = {"w": w_fn(k_w, (input_shape[-1], features), jnp.float32)}
+        # resolved at init, not construction, so that enabling x64 later is honoured
+        dt = param_dtype or jax.dtypes.canonicalize_dtype(jnp.float64)
+        params = {"w": w_fn(k_w, (input_shape[-1], features), dt)}
         if use_bias:
-            params["b"] = b_fn(k_b, (features,), jnp.float32)
+            params["b"] = b_fn(k_b, (features,), dt)
         return input_shape[:-1] + (features,), params, {}
 
     def apply(params, state, x, *, key=None, train=False):

@@ -116,3 +116,11 @@ def test_flatten():
     assert out_shape == (-1, 192)
     y, _ = nn.Flatten().apply({}, {}, jnp.zeros((2, 8, 8, 3)))
     assert y.shape == (2, 192)
+
+
+def test_dense_param_dtype_follows_x64_and_argument():
+    _, params, _ = nn.Dense(2, dtype=jnp.bfloat16).init(KEY, (1, 3))
+    assert params["w"].dtype == jnp.bfloat16 and params["b"].dtype == jnp.bfloat16
+    with jax.enable_x64(True):
+        _, params, _ = nn.Dense(2).init(KEY, (1, 3))
+        assert params["w"].dtype == jnp.float64
