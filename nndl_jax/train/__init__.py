@@ -1,5 +1,11 @@
 """Training: manual backpropagation, initialization diagnostics, the training loop, checkpoints."""
 
+from nndl_jax.train import (
+    augment as augment,
+    history as history,
+    regularization as regularization,
+)
+from nndl_jax.train.augment import image_augmenter as image_augmenter
 from nndl_jax.train.backprop import (
     MLPCache as MLPCache,
     mlp_activations as mlp_activations,
@@ -11,4 +17,19 @@ from nndl_jax.train.backprop import (
     mlp_init as mlp_init,
     mlp_losses as mlp_losses,
 )
+from nndl_jax.train.epoch import (
+    EpochStats as EpochStats,
+    TrainState as TrainState,
+    make_epoch as make_epoch,
+    make_evaluate as make_evaluate,
+    make_train_step as make_train_step,
+)
 from nndl_jax.train.initialization import hidden_unit_spread as hidden_unit_spread
+from nndl_jax.train.loop import (
+    FitResult as FitResult,
+    evaluate as evaluate,
+    fit as fit,
+    make_optimizer as make_optimizer,
+    optimizer_names as optimizer_names,
+)
+from nndl_jax.train.regularization import penalty as penalty, penalty_grad as penalty_grad
