@@ -133,10 +133,9 @@ def max_abs_diff(a, b) -> float:
         if x.shape != y.shape:
             raise ValueError(f"shapes differ: {x.shape} vs {y.shape}")
         if x.size:
-            diff = np.abs(x - y)
-            if np.isnan(diff).any():
+            if np.isnan(x).any() or np.isnan(y).any():
                 return math.nan
-            # equal infinities are agreement, not an infinite error
-            diff = np.where(x == y, 0.0, diff)
+            with np.errstate(invalid="ignore"):  # inf - inf: equal infinities agree
+                diff = np.where(x == y, 0.0, np.abs(x - y))
             worst = max(worst, float(diff.max()))
     return worst

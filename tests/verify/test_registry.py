@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from nndl_jax import verify
@@ -64,4 +65,4 @@ def test_max_abs_diff():
     with pytest.raises(ValueError, match="structures differ"):
         verify.max_abs_diff({"a": 1.0}, {"b": 1.0})
     with pytest.raises(ValueError, match="shapes differ"):
-        verify.max_abs_diff([[1.0, 2.0]], [[1.0]])
+        verify.max_abs_diff(np.ones((1, 2)), np.ones((1, 1)))
