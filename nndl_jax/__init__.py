@@ -1,7 +1,7 @@
 """nndl-jax: a pure, verified JAX implementation of *Neural Networks and Deep Learning*.
 
 Sub-packages: ``nn`` (kernels and layers), ``losses``, ``metrics``, ``data``, ``optim``,
-``train``, ``unsupervised``, ``learning``; ``verify`` checks every component against an
+``train``, ``unsupervised``; ``verify`` checks every component against an
 independent reference, ``experiments`` holds the book's experiments run by ``nndl-jax tour``.
 """
 
