@@ -1,0 +1,113 @@
+"""Input checks shared by the unsupervised estimators.
+
+They run in Python before any tracing: shapes and integers always, the values (NaN, Inf) only
+when they can be read. Under an outer ``jax.jit`` (or ``vmap``) they cannot, so that check is
+skipped there, as :func:`nndl_jax._validate.check_labels_in_range` does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nndl_jax._validate import check_positive_int
+
+
+def is_tracer(x: Any) -> bool:
+    return isinstance(x, jax.core.Tracer)
+
+
+def as_float_array(name: str, x: Any) -> jax.Array:
+    """``x`` as a floating JAX array; integers become the default float dtype.
+
+    Raises:
+      TypeError: for complex, boolean or non-numeric input.
+    """
+    if is_tracer(x):
+        arr = x
+    else:
+        try:
+            arr = jnp.asarray(x)
+        except TypeError as exc:
+            raise TypeError(f"{name} must be a numeric array, got {type(x).__name__}") from exc
+    if jnp.issubdtype(arr.dtype, jnp.complexfloating) or arr.dtype == jnp.bool_:
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if not jnp.issubdtype(arr.dtype, jnp.floating):
+        arr = arr.astype(jnp.result_type(float))
+    return arr
+
+
+def check_data(name: str, x: Any, *, min_samples: int = 1) -> jax.Array:
+    """Validate a data matrix ``(n_samples, n_features)`` and return it as a float array.
+
+    Raises:
+      ValueError: wrong number of dimensions, too few rows, no columns, or NaN/Inf values
+        (located by row and column in the message).
+    """
+    arr = as_float_array(name, x)
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array (n_samples, n_features), got shape {tuple(arr.shape)}"
+        )
+    n, d = arr.shape
+    if n < min_samples:
+        raise ValueError(f"{name} needs at least {min_samples} samples (rows), got shape {(n, d)}")
+    if d < 1:
+        raise ValueError(f"{name} needs at least one feature (column), got shape {(n, d)}")
+    check_finite(name, arr)
+    return arr
+
+
+def check_finite(name: str, arr: jax.Array) -> None:
+    """Raise ValueError if a concrete ``arr`` holds NaN or Inf, saying how many and where."""
+    if is_tracer(arr) or arr.size == 0:
+        return
+    # One reduction on the array's own device: no host copy of the data unless it is bad.
+    ok = _all_finite(arr)
+    if is_tracer(ok) or bool(ok):
+        # A tracer here means an outer jit is tracing: the answer is not known yet.
+        return
+    host = np.asarray(arr)
+    bad = np.argwhere(~np.isfinite(host))
+    first = tuple(int(i) for i in bad[0])
+    raise ValueError(
+        f"{name} must be finite, but it holds {len(bad)} NaN or Inf value(s); the first is "
+        f"{host[first]} at index {first}"
+    )
+
+
+@jax.jit
+def _all_finite(arr: jax.Array) -> jax.Array:
+    return jnp.all(jnp.isfinite(arr))
+
+
+def check_count(name: str, value: Any, n_samples: int, what: str, *, limit: int | None = None):
+    """A positive integer at most ``limit`` (default ``n_samples``); ``what`` explains the limit."""
+    value = check_positive_int(name, value)
+    limit = n_samples if limit is None else limit
+    if value > limit:
+        raise ValueError(f"{name}={value} is larger than {what} ({limit})")
+    return value
+
+
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def check_key(key: Any) -> None:
+    """A PRNG key: a typed key array or a raw ``uint32[2]`` key."""
+    if is_tracer(key):
+        return
+    arr = jnp.asarray(key) if not isinstance(key, jax.Array) else key
+    typed = jnp.issubdtype(arr.dtype, jax.dtypes.prng_key)
+    raw = arr.dtype == jnp.uint32 and arr.shape == (2,)
+    if not (typed and arr.shape == ()) and not raw:
+        raise TypeError(
+            "key must be a PRNG key such as jax.random.key(0) or jax.random.PRNGKey(0), got "
+            f"an array of dtype {arr.dtype} and shape {tuple(arr.shape)}"
+        )
