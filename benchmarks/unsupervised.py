@@ -64,8 +64,11 @@ def _timing(quick: bool, calls: int) -> dict:
         return {"repeats": 3, "number": 1, "warmup": 1}
     if calls >= 10:
         return {"repeats": 11, "number": 2, "warmup": 2}
-    return {"repeats": 5, "number": 1, "warmup": 1} if calls >= 1 else {
-        "repeats": 3, "number": 1, "warmup": 1}
+    return (
+        {"repeats": 5, "number": 1, "warmup": 1}
+        if calls >= 1
+        else {"repeats": 3, "number": 1, "warmup": 1}
+    )
 
 
 @case(SUITE, "pca")
@@ -85,10 +88,19 @@ def pca_fit(quick: bool) -> list[dict]:
         mine, compile_s = _first_call(ours, ours_x)
         theirs = peer(peer_x)
         row = compare(
-            ours, peer, (ours_x,), peer_args=(peer_x,),
-            peer_name=f"sklearn PCA (svd_solver={theirs._fit_svd_solver})", jit=False,
-            **_timing(quick, 10), flops=2.0 * n * d * d, compile_ours_s=compile_s,
-            input=name, shape=[n, d], k=k, objective="captured variance",
+            ours,
+            peer,
+            (ours_x,),
+            peer_args=(peer_x,),
+            peer_name=f"sklearn PCA (svd_solver={theirs._fit_svd_solver})",
+            jit=False,
+            **_timing(quick, 10),
+            flops=2.0 * n * d * d,
+            compile_ours_s=compile_s,
+            input=name,
+            shape=[n, d],
+            k=k,
+            objective="captured variance",
             objective_ours=float(jnp.sum(mine.explained_variance)),
             objective_peer=float(np.sum(theirs.explained_variance_)),
         )
@@ -112,11 +124,22 @@ def kmeans_fit(quick: bool) -> list[dict]:
         mine, compile_s = _first_call(ours, ours_x)
         theirs = peer(peer_x)
         row = compare(
-            ours, peer, (ours_x,), peer_args=(peer_x,),
-            peer_name="sklearn KMeans (k-means++, n_init=1)", jit=False, **_timing(quick, 10),
-            compile_ours_s=compile_s, input=name, shape=[n, d], k=k, objective="inertia",
-            objective_ours=float(mine.inertia), objective_peer=float(theirs.inertia_),
-            n_iter_ours=int(mine.n_iter), n_iter_peer=int(theirs.n_iter_),
+            ours,
+            peer,
+            (ours_x,),
+            peer_args=(peer_x,),
+            peer_name="sklearn KMeans (k-means++, n_init=1)",
+            jit=False,
+            **_timing(quick, 10),
+            compile_ours_s=compile_s,
+            input=name,
+            shape=[n, d],
+            k=k,
+            objective="inertia",
+            objective_ours=float(mine.inertia),
+            objective_peer=float(theirs.inertia_),
+            n_iter_ours=int(mine.n_iter),
+            n_iter_peer=int(theirs.n_iter_),
         )
         row["objective_rel_diff"] = row["objective_ours"] / row["objective_peer"] - 1.0
         rows.append(row)
@@ -146,12 +169,21 @@ def gmm_em(quick: bool) -> list[dict]:
         mine, compile_s = _first_call(ours, ours_x)
         theirs = peer(peer_x)
         row = compare(
-            ours, peer, (ours_x,), peer_args=(peer_x,),
-            peer_name="sklearn GaussianMixture (full, same start)", jit=False,
-            **_timing(quick, 2), compile_ours_s=compile_s, input=name, shape=[n, d], k=k,
+            ours,
+            peer,
+            (ours_x,),
+            peer_args=(peer_x,),
+            peer_name="sklearn GaussianMixture (full, same start)",
+            jit=False,
+            **_timing(quick, 2),
+            compile_ours_s=compile_s,
+            input=name,
+            shape=[n, d],
+            k=k,
             objective="average log-likelihood",
             objective_ours=float(gmm.log_likelihood(mine, ours_x)),
-            objective_peer=float(theirs.score(peer_x)), n_iter_ours=int(mine.n_iter),
+            objective_peer=float(theirs.score(peer_x)),
+            n_iter_ours=int(mine.n_iter),
             n_iter_peer=int(theirs.n_iter_),
         )
         row["objective_diff"] = row["objective_ours"] - row["objective_peer"]
@@ -175,12 +207,21 @@ def gmm_fit(quick: bool) -> list[dict]:
         mine, compile_s = _first_call(ours, ours_x)
         theirs = peer(peer_x)
         row = compare(
-            ours, peer, (ours_x,), peer_args=(peer_x,),
-            peer_name="sklearn GaussianMixture (full, k-means init)", jit=False,
-            **_timing(quick, 2), compile_ours_s=compile_s, input=name, shape=[n, d], k=k,
+            ours,
+            peer,
+            (ours_x,),
+            peer_args=(peer_x,),
+            peer_name="sklearn GaussianMixture (full, k-means init)",
+            jit=False,
+            **_timing(quick, 2),
+            compile_ours_s=compile_s,
+            input=name,
+            shape=[n, d],
+            k=k,
             objective="average log-likelihood",
             objective_ours=float(gmm.log_likelihood(mine, ours_x)),
-            objective_peer=float(theirs.score(peer_x)), n_iter_ours=int(mine.n_iter),
+            objective_peer=float(theirs.score(peer_x)),
+            n_iter_ours=int(mine.n_iter),
             n_iter_peer=int(theirs.n_iter_),
         )
         row["objective_diff"] = row["objective_ours"] - row["objective_peer"]
@@ -217,13 +258,25 @@ def sparse_coding_encode(quick: bool) -> list[dict]:
         mine, compile_s = _first_call(ours, ours_x, ours_a)
         theirs = peer(peer_x, A)
         row = compare(
-            ours, peer, (ours_x, ours_a), peer_args=(peer_x, A),
-            peer_name="sklearn sparse_encode (lasso_cd)", jit=False, **_timing(quick, 0),
-            compile_ours_s=compile_s, input=name, shape=[n, d], n_atoms=m, lam=lam, tol=tol,
+            ours,
+            peer,
+            (ours_x, ours_a),
+            peer_args=(peer_x, A),
+            peer_name="sklearn sparse_encode (lasso_cd)",
+            jit=False,
+            **_timing(quick, 0),
+            compile_ours_s=compile_s,
+            input=name,
+            shape=[n, d],
+            n_atoms=m,
+            lam=lam,
+            tol=tol,
             objective="sum 1/2|x - Az|^2 + lam|z|_1",
-            objective_ours=_lasso(X, A, mine, lam), objective_peer=_lasso(X, A, theirs, lam),
-            n_iter_ours=int(sparse_coding.encode(X, A, lam=lam, tol=tol, max_iter=5000,
-                                                 return_n_iter=True)[1]),
+            objective_ours=_lasso(X, A, mine, lam),
+            objective_peer=_lasso(X, A, theirs, lam),
+            n_iter_ours=int(
+                sparse_coding.encode(X, A, lam=lam, tol=tol, max_iter=5000, return_n_iter=True)[1]
+            ),
         )
     row["objective_rel_diff"] = row["objective_ours"] / row["objective_peer"] - 1.0
     rows.append(row)
@@ -250,11 +303,20 @@ def kde_score(quick: bool) -> list[dict]:
         mine, compile_s = _first_call(ours, ours_x)
         theirs = peer(peer_x)
         row = compare(
-            ours, peer, (ours_x,), peer_args=(peer_x,),
-            peer_name="sklearn KernelDensity (gaussian, exact)", jit=False,
-            **_timing(quick, 1), compile_ours_s=compile_s, input=name, shape=[n, d],
-            bandwidth=h, objective="mean log-density",
-            objective_ours=float(jnp.mean(mine)), objective_peer=float(np.mean(theirs)),
+            ours,
+            peer,
+            (ours_x,),
+            peer_args=(peer_x,),
+            peer_name="sklearn KernelDensity (gaussian, exact)",
+            jit=False,
+            **_timing(quick, 1),
+            compile_ours_s=compile_s,
+            input=name,
+            shape=[n, d],
+            bandwidth=h,
+            objective="mean log-density",
+            objective_ours=float(jnp.mean(mine)),
+            objective_peer=float(np.mean(theirs)),
             max_abs_diff=float(np.max(np.abs(np.asarray(mine, np.float64) - theirs))),
         )
         rows.append(row)

@@ -42,8 +42,9 @@ def main(argv: list[str] | None = None) -> list[Path]:
             print(f"   {table.caption}")
             print("   " + " | ".join(str(h) for h in table.header))
             for row in table.rows:
-                print("   " + " | ".join(f"{v:.4g}" if isinstance(v, float) else str(v)
-                                         for v in row))
+                print(
+                    "   " + " | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row)
+                )
         for name, value in section.metrics.items():
             shown = f"{value:.6g}" if isinstance(value, float) else str(value)
             print(f"   {name} = {shown}")

@@ -187,14 +187,13 @@ def _cmd_tour(args) -> int:
 
 
 def _cmd_train(args) -> int:
-    try:
-        from nndl_jax.train import cli as train_cli
-    except ImportError:
-        print(
-            "nndl-jax train: the training command is not available in this version", file=sys.stderr
-        )
-        return 2
-    return train_cli.main(args.train_args)
+    return _train(args.train_args)
+
+
+def _train(argv: list[str]) -> int:
+    from nndl_jax.train import cli as train_cli
+
+    return train_cli.main(argv)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -236,6 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["train"]:
+        # forwarded whole: argparse's REMAINDER would swallow neither "--help" nor other options
+        return _train(argv[1:])
     args = build_parser().parse_args(argv)
     return args.fn(args)
 

@@ -4,8 +4,6 @@ import json
 import subprocess
 import sys
 
-import pytest
-
 from nndl_jax import cli, verify
 from nndl_jax.verify import _registry
 
@@ -58,3 +56,9 @@ def test_bench_lists_suites_and_rejects_unknown(capsys):
 def test_tour_unknown_experiment_exits_2():
     assert cli.main(["tour", "--only", "no-such-experiment", "--out", "/tmp/unused"]) == 2
 
+
+def test_train_is_forwarded_to_the_training_command(capsys):
+    assert cli.main(["train", "--help"]) == 0
+    assert "mlp" in capsys.readouterr().out
+    assert cli.main(["train", "mlp", "--dataset", "no-such-set"]) == 2
+    assert "digits" in capsys.readouterr().err

@@ -77,25 +77,42 @@ def pca_digits(ctx: Context) -> Section:
     left.plot(ks, ratio, marker=".")
     for share in (0.8, 0.9, 0.95):
         left.axhline(share, color="grey", lw=0.5)
-    left.set(xlabel="components k", ylabel="cumulative explained variance", ylim=(0, 1.02),
-             title="Explained variance")
+    left.set(
+        xlabel="components k",
+        ylabel="cumulative explained variance",
+        ylim=(0, 1.02),
+        title="Explained variance",
+    )
     right.plot(np.arange(len(curve)), curve, marker=".")
-    right.set(xlabel="atoms m (PCA basis)", ylabel="mean squared reconstruction error",
-              title="Linear coding: error vs number of atoms", yscale="symlog")
+    right.set(
+        xlabel="atoms m (PCA basis)",
+        ylabel="mean squared reconstruction error",
+        title="Linear coding: error vs number of atoms",
+        yscale="symlog",
+    )
     curves = ctx.savefig(fig, "unsupervised_pca_variance")
 
-    needed = {f"k_for_{int(s * 100)}pct_variance": int(np.searchsorted(ratio, s) + 1)
-              for s in (0.8, 0.9, 0.95)}
+    needed = {
+        f"k_for_{int(s * 100)}pct_variance": int(np.searchsorted(ratio, s) + 1)
+        for s in (0.8, 0.9, 0.95)
+    }
     table = Table(
         "Linear coding of digits with the first m PCA atoms",
         ["m", "explained variance", "mean squared error", "relative error"],
-        [[m, float(ratio[m - 1]), float(curve[m]), float(curve[m] / curve[0])]
-         for m in (2, 5, 10, 20, 40, 64)],
+        [
+            [m, float(ratio[m - 1]), float(curve[m]), float(curve[m] / curve[0])]
+            for m in (2, 5, 10, 20, 40, 64)
+        ],
     )
     return Section(
-        "PCA and linear coding", figures=[projection, curves], tables=[table],
-        metrics={"explained_variance_ratio_2": float(ratio[1]), **needed,
-                 "full_rank_error": float(curve[-1])},
+        "PCA and linear coding",
+        figures=[projection, curves],
+        tables=[table],
+        metrics={
+            "explained_variance_ratio_2": float(ratio[1]),
+            **needed,
+            "full_rank_error": float(curve[-1]),
+        },
     )
 
 
@@ -112,8 +129,13 @@ def sparse_dictionary(ctx: Context) -> Section:
         X = X[:600]
     n_atoms, lam = 100, 0.1
     result = sparse_coding.learn(
-        jax.random.key(ctx.seed), X, n_atoms, lam=lam, reg=1e-3,
-        n_iter=8 if ctx.quick else 30, encode_iter=200 if ctx.quick else 500,
+        jax.random.key(ctx.seed),
+        X,
+        n_atoms,
+        lam=lam,
+        reg=1e-3,
+        n_iter=8 if ctx.quick else 30,
+        encode_iter=200 if ctx.quick else 500,
     )
     atoms = np.asarray(result.atoms)
 
@@ -128,8 +150,11 @@ def sparse_dictionary(ctx: Context) -> Section:
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.plot(np.arange(1, len(result.history) + 1), np.asarray(result.history), marker=".")
-    ax.set(xlabel="round (codes, then atoms)", ylabel="objective per digit",
-           title="Alternating minimisation")
+    ax.set(
+        xlabel="round (codes, then atoms)",
+        ylabel="objective per digit",
+        title="Alternating minimisation",
+    )
     history = ctx.savefig(fig, "unsupervised_dictionary_history")
 
     model = pca.fit(X, X.shape[1])
@@ -141,16 +166,20 @@ def sparse_dictionary(ctx: Context) -> Section:
         Z = sparse_coding.encode(X, result.atoms, lam=value, max_iter=2000)
         active = float(jnp.mean(jnp.sum(Z != 0, axis=1)))
         error = float(jnp.mean(jnp.sum((X - Z @ result.atoms.T) ** 2, axis=1)))
-        rows.append([value, active, error / energy,
-                     float(pca_curve[int(round(active))]) / energy])
+        rows.append([value, active, error / energy, float(pca_curve[int(round(active))]) / energy])
     table = Table(
         "Sparse codes vs PCA at the same number of active coefficients (digits, relative MSE)",
-        ["λ", "mean active atoms", "sparse coding error", "PCA error (same count)"], rows,
+        ["λ", "mean active atoms", "sparse coding error", "PCA error (same count)"],
+        rows,
     )
     return Section(
-        "Sparse coding", figures=[grid, history], tables=[table],
-        metrics={"dictionary_final_objective": float(result.history[-1]),
-                 "active_atoms_at_lambda_0.1": rows[2][1]},
+        "Sparse coding",
+        figures=[grid, history],
+        tables=[table],
+        metrics={
+            "dictionary_final_objective": float(result.history[-1]),
+            "active_atoms_at_lambda_0.1": rows[2][1],
+        },
     )
 
 
@@ -179,9 +208,13 @@ def kmeans_digits(ctx: Context) -> Section:
     path = ctx.savefig(fig, "unsupervised_kmeans_centroids")
     ari = float(adjusted_rand_score(y, labels))
     return Section(
-        "k-means", figures=[path],
-        metrics={"kmeans_inertia": float(model.inertia), "kmeans_adjusted_rand": ari,
-                 "kmeans_iterations": int(model.n_iter)},
+        "k-means",
+        figures=[path],
+        metrics={
+            "kmeans_inertia": float(model.inertia),
+            "kmeans_adjusted_rand": ari,
+            "kmeans_iterations": int(model.n_iter),
+        },
     )
 
 
@@ -213,7 +246,7 @@ def densities_2d(ctx: Context) -> Section:
     for ax, (name, score) in zip(axes, estimators, strict=True):
         # Grid and test points in one call: one compilation per estimator.
         scores = np.asarray(score(np.concatenate([grid, test])), np.float64)
-        held_out = scores[len(grid):]
+        held_out = scores[len(grid) :]
         density = np.exp(scores[: len(grid)]).reshape(len(ys), len(xs))
         ax.contourf(xs, ys, density, levels=20, cmap="viridis")
         ax.scatter(train[:, 0], train[:, 1], s=1, c="white", alpha=0.4)
@@ -228,23 +261,23 @@ def densities_2d(ctx: Context) -> Section:
         rows,
     )
     return Section(
-        "Density estimation", figures=[density_path], tables=[table],
-        metrics={f"heldout_loglik_{key}": row[1]
-                 for key, row in zip(("histogram", "kde", "gmm"), rows, strict=True)},
+        "Density estimation",
+        figures=[density_path],
+        tables=[table],
+        metrics={
+            f"heldout_loglik_{key}": row[1]
+            for key, row in zip(("histogram", "kde", "gmm"), rows, strict=True)
+        },
     )
 
 
 PARTS = (pca_digits, sparse_dictionary, kmeans_digits, densities_2d)
 
 
-@experiment(
-    "unsupervised", "Unsupervised learning I: PCA, coding, clustering, density", order=60
-)
+@experiment("unsupervised", "Unsupervised learning I: PCA, coding, clustering, density", order=60)
 def unsupervised(ctx: Context) -> Section:
     """All four parts as one report section."""
-    section = Section(
-        "Unsupervised learning I: PCA, coding, clustering, density", text=_TEXT
-    )
+    section = Section("Unsupervised learning I: PCA, coding, clustering, density", text=_TEXT)
     for part in PARTS:
         result = part(ctx)
         section.figures.extend(result.figures)

@@ -120,14 +120,13 @@ def fit(
     Raises:
       ValueError: k > N, NaN/Inf in X or ``means_init``, bad names or numbers.
     """
-    model = initialize(
-        key, X, k, covariance=covariance, reg_covar=reg_covar, means_init=means_init
-    )
+    model = initialize(key, X, k, covariance=covariance, reg_covar=reg_covar, means_init=means_init)
     return em(model, X, reg_covar=reg_covar, max_iter=max_iter, tol=tol)
 
 
-def initialize(key, X, k: int, *, covariance: str = "full", reg_covar: float = 1e-6,
-               means_init=None) -> GMM:
+def initialize(
+    key, X, k: int, *, covariance: str = "full", reg_covar: float = 1e-6, means_init=None
+) -> GMM:
     """The starting mixture: hard assignments (k-means, or nearest ``means_init``) + an M-step.
 
     Args:
@@ -202,9 +201,14 @@ def _em(model, X, reg_covar, tol, *, max_iter):
         return (it < max_iter) & ~done
 
     dtype = X.dtype
-    carry = (model.weights.astype(dtype), model.means.astype(dtype),
-             model.covariances.astype(dtype), jnp.array(-jnp.inf, dtype), jnp.int32(0),
-             jnp.bool_(False))
+    carry = (
+        model.weights.astype(dtype),
+        model.means.astype(dtype),
+        model.covariances.astype(dtype),
+        jnp.array(-jnp.inf, dtype),
+        jnp.int32(0),
+        jnp.bool_(False),
+    )
     weights, means, cov, current, n_iter, _ = lax.while_loop(cond, step, carry)
     return GMM(weights, means, cov, current, n_iter)
 

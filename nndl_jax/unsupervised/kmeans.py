@@ -70,11 +70,7 @@ def squared_distances(X: jax.Array, C: jax.Array) -> jax.Array:
     Expanding the square turns the N·k·d work into one matrix product; rounding can make a tiny
     distance negative, so it is clipped at 0.
     """
-    d2 = (
-        jnp.sum(X**2, axis=1)[:, None]
-        - 2.0 * (X @ C.T)
-        + jnp.sum(C**2, axis=1)[None, :]
-    )
+    d2 = jnp.sum(X**2, axis=1)[:, None] - 2.0 * (X @ C.T) + jnp.sum(C**2, axis=1)[None, :]
     return jnp.maximum(d2, 0.0)
 
 

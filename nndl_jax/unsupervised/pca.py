@@ -94,8 +94,13 @@ def fit(X, n_components: int, *, method: str = "eigh", whiten: bool = False) -> 
     """
     X = check_data("X", X, min_samples=2)
     n, d = X.shape
-    k = check_count("n_components", n_components, n, f"min(n_samples, n_features) for X of "
-                    f"shape {(n, d)}", limit=min(n, d))
+    k = check_count(
+        "n_components",
+        n_components,
+        n,
+        f"min(n_samples, n_features) for X of shape {(n, d)}",
+        limit=min(n, d),
+    )
     check_choice("method", method, METHODS)
     if not isinstance(whiten, bool):
         raise TypeError(f"whiten must be a bool, got {whiten!r}")

@@ -408,15 +408,20 @@ def learn(
         if init.shape != (d, m):
             raise ValueError(f"init must have shape (d, n_atoms)={(d, m)}, got {init.shape}")
     return _learn(
-        X, init.astype(X.dtype), lam, reg, tol,
-        n_iter=n_iter, unit_norm=bool(unit_norm), penalty=penalty, method=method,
+        X,
+        init.astype(X.dtype),
+        lam,
+        reg,
+        tol,
+        n_iter=n_iter,
+        unit_norm=bool(unit_norm),
+        penalty=penalty,
+        method=method,
         encode_iter=encode_iter,
     )
 
 
-@partial(
-    jax.jit, static_argnames=("n_iter", "unit_norm", "penalty", "method", "encode_iter")
-)
+@partial(jax.jit, static_argnames=("n_iter", "unit_norm", "penalty", "method", "encode_iter"))
 def _learn(X, A0, lam, reg, tol, *, n_iter, unit_norm, penalty, method, encode_iter):
     def joint_objective(A, Z):
         return jnp.mean(_objective(X, A, Z, lam, penalty)) + 0.25 * reg * jnp.sum(A**2) / X.shape[0]

@@ -109,26 +109,41 @@ def _variance_error(name: str, method: str) -> float:
 
 for _name in ("digits", "iris", "wine"):
     _register(
-        f"unsupervised.pca.components.{_name}", _components_error, _name, "eigh",
-        reference="sklearn.decomposition.PCA", tol=1e-4, tol_x64=1e-9,
+        f"unsupervised.pca.components.{_name}",
+        _components_error,
+        _name,
+        "eigh",
+        reference="sklearn.decomposition.PCA",
+        tol=1e-4,
+        tol_x64=1e-9,
     )
     _register(
-        f"unsupervised.pca.explained_variance.{_name}", _variance_error, _name, "eigh",
-        reference="sklearn.decomposition.PCA", tol=1e-5, tol_x64=1e-9,
+        f"unsupervised.pca.explained_variance.{_name}",
+        _variance_error,
+        _name,
+        "eigh",
+        reference="sklearn.decomposition.PCA",
+        tol=1e-5,
+        tol_x64=1e-9,
     )
 
 
 @verify.check(
-    "unsupervised.pca.components.svd", reference="sklearn.decomposition.PCA",
-    tol=1e-4, tol_x64=1e-9,
+    "unsupervised.pca.components.svd",
+    reference="sklearn.decomposition.PCA",
+    tol=1e-4,
+    tol_x64=1e-9,
 )
 def _pca_svd_components():
     return max(_components_error("digits", "svd"), _variance_error("digits", "svd"))
 
 
 @verify.check(
-    "unsupervised.pca.orthonormal_rows", reference="closed form: W Wᵀ = I",
-    tol=1e-5, tol_x64=1e-12, tier="closed form",
+    "unsupervised.pca.orthonormal_rows",
+    reference="closed form: W Wᵀ = I",
+    tol=1e-5,
+    tol_x64=1e-12,
+    tier="closed form",
 )
 def _pca_orthonormal():
     ours, _ = _pca_pair("digits", "eigh", verify.x64_enabled())
@@ -137,8 +152,11 @@ def _pca_orthonormal():
 
 
 @verify.check(
-    "unsupervised.pca.whitening", reference="closed form: Cov(Z) = I",
-    tol=1e-5, tol_x64=1e-12, tier="closed form",
+    "unsupervised.pca.whitening",
+    reference="closed form: Cov(Z) = I",
+    tol=1e-5,
+    tol_x64=1e-12,
+    tier="closed form",
 )
 def _pca_whitening():
     from nndl_jax.unsupervised import pca
@@ -153,7 +171,9 @@ def _pca_whitening():
 
 @verify.check(
     "unsupervised.linear_coding.full_rank_reconstruction",
-    reference="closed form: A Aᵀ = I reconstructs exactly", tol=1e-5, tol_x64=1e-12,
+    reference="closed form: A Aᵀ = I reconstructs exactly",
+    tol=1e-5,
+    tol_x64=1e-12,
     tier="closed form",
 )
 def _full_rank():
@@ -167,15 +187,19 @@ def _full_rank():
 
 @verify.check(
     "unsupervised.linear_coding.error_curve",
-    reference="closed form: (N-1)/N · Σ discarded eigenvalues", tol=1e-5, tol_x64=1e-12,
+    reference="closed form: (N-1)/N · Σ discarded eigenvalues",
+    tol=1e-5,
+    tol_x64=1e-12,
     tier="closed form",
 )
 def _error_curve():
     from nndl_jax.unsupervised import linear_coding, pca
 
     X = _x("digits")
-    curve = np.asarray(linear_coding.error_curve(X, *linear_coding.basis_from_pca(
-        pca.fit(X, X.shape[1]))), np.float64)
+    curve = np.asarray(
+        linear_coding.error_curve(X, *linear_coding.basis_from_pca(pca.fit(X, X.shape[1]))),
+        np.float64,
+    )
     n = X.shape[0]
     eigvals = np.linalg.eigvalsh(np.cov(_dataset("digits"), rowvar=False))[::-1]
     expected = (n - 1) / n * np.concatenate([np.cumsum(eigvals[::-1])[::-1], [0.0]])
@@ -200,8 +224,14 @@ def _sparse_objective_error(method: str) -> float:
     X, A, lam = _sparse_problem()
     dtype = verify.float_dtype()
     tol = 1e-8 if verify.x64_enabled() else 1e-5
-    Z = sparse_coding.encode(jnp.asarray(X, dtype), jnp.asarray(A, dtype), lam=lam,
-                             method=method, tol=tol, max_iter=20_000)
+    Z = sparse_coding.encode(
+        jnp.asarray(X, dtype),
+        jnp.asarray(A, dtype),
+        lam=lam,
+        method=method,
+        tol=tol,
+        max_iter=20_000,
+    )
     # scikit-learn: atoms are rows, and alpha is our lam (it rescales by n_features itself).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # lasso_cd's ConvergenceWarning at its 1e-8 tolerance
@@ -218,14 +248,20 @@ def _lasso_objective(X, A, Z, lam) -> float:
 
 for _method in ("fista", "ista"):
     _register(
-        f"unsupervised.sparse_coding.objective.{_method}", _sparse_objective_error, _method,
-        reference="sklearn.decomposition.sparse_encode(lasso_cd)", tol=1e-4, tol_x64=1e-7,
+        f"unsupervised.sparse_coding.objective.{_method}",
+        _sparse_objective_error,
+        _method,
+        reference="sklearn.decomposition.sparse_encode(lasso_cd)",
+        tol=1e-4,
+        tol_x64=1e-7,
     )
 
 
 @verify.check(
-    "unsupervised.sparse_coding.lasso_mapping", reference="sklearn.linear_model.Lasso",
-    tol=1e-5, tol_x64=1e-12,
+    "unsupervised.sparse_coding.lasso_mapping",
+    reference="sklearn.linear_model.Lasso",
+    tol=1e-5,
+    tol_x64=1e-12,
 )
 def _lasso_mapping():
     """Our objective / d equals Lasso's loss at the same point (the alpha = lam mapping)."""
@@ -244,8 +280,10 @@ def _lasso_mapping():
 
 
 @verify.check(
-    "unsupervised.sparse_coding.ridge_basis_step", reference="jax.grad (zero gradient)",
-    tol=1e-4, tol_x64=1e-10,
+    "unsupervised.sparse_coding.ridge_basis_step",
+    reference="jax.grad (zero gradient)",
+    tol=1e-4,
+    tol_x64=1e-10,
 )
 def _ridge_step():
     from nndl_jax.unsupervised import sparse_coding
@@ -269,8 +307,10 @@ def _ridge_step():
 
 
 @verify.check(
-    "unsupervised.kmeans.inertia", reference="sklearn.cluster.KMeans(n_init=4)",
-    tol=1e-2, tol_x64=1e-2,
+    "unsupervised.kmeans.inertia",
+    reference="sklearn.cluster.KMeans(n_init=4)",
+    tol=1e-2,
+    tol_x64=1e-2,
 )
 def _kmeans_inertia():
     from sklearn.cluster import KMeans
@@ -283,8 +323,11 @@ def _kmeans_inertia():
 
 
 @verify.check(
-    "unsupervised.kmeans.fixed_point", reference="closed form: centroid = mean of its points",
-    tol=1e-4, tol_x64=1e-12, tier="closed form",
+    "unsupervised.kmeans.fixed_point",
+    reference="closed form: centroid = mean of its points",
+    tol=1e-4,
+    tol_x64=1e-12,
+    tier="closed form",
 )
 def _kmeans_fixed_point():
     from nndl_jax.unsupervised import kmeans
@@ -318,8 +361,13 @@ def _gmm_pair(covariance: str, x64: bool):
     precisions = np.linalg.inv(cov) if covariance == "full" else 1.0 / cov
     weights = np.asarray(start.weights, np.float64)
     ref = GaussianMixture(
-        k, covariance_type=covariance, tol=tol, max_iter=1000, weights_init=weights / weights.sum(),
-        means_init=np.asarray(start.means, np.float64), precisions_init=precisions,
+        k,
+        covariance_type=covariance,
+        tol=tol,
+        max_iter=1000,
+        weights_init=weights / weights.sum(),
+        means_init=np.asarray(start.means, np.float64),
+        precisions_init=precisions,
     ).fit(X)
     return ours, ref
 
@@ -333,14 +381,20 @@ def _gmm_error(covariance: str) -> float:
 
 for _cov in ("full", "diag"):
     _register(
-        f"unsupervised.gmm.log_likelihood.{_cov}", _gmm_error, _cov,
-        reference="sklearn.mixture.GaussianMixture (same start)", tol=1e-4, tol_x64=1e-9,
+        f"unsupervised.gmm.log_likelihood.{_cov}",
+        _gmm_error,
+        _cov,
+        reference="sklearn.mixture.GaussianMixture (same start)",
+        tol=1e-4,
+        tol_x64=1e-9,
     )
 
 
 @verify.check(
-    "unsupervised.gmm.score_samples", reference="sklearn.mixture.GaussianMixture.score_samples",
-    tol=1e-5, tol_x64=1e-10,
+    "unsupervised.gmm.score_samples",
+    reference="sklearn.mixture.GaussianMixture.score_samples",
+    tol=1e-5,
+    tol_x64=1e-10,
 )
 def _gmm_score_samples():
     """Our log-density and scikit-learn's for the same parameters (ours, copied into it)."""
@@ -370,8 +424,10 @@ def _gmm_score_samples():
 
 
 @verify.check(
-    "unsupervised.kde.score_samples", reference="sklearn.neighbors.KernelDensity(gaussian)",
-    tol=1e-5, tol_x64=1e-10,
+    "unsupervised.kde.score_samples",
+    reference="sklearn.neighbors.KernelDensity(gaussian)",
+    tol=1e-5,
+    tol_x64=1e-10,
 )
 def _kde():
     from sklearn.neighbors import KernelDensity
@@ -386,8 +442,10 @@ def _kde():
 
 
 @verify.check(
-    "unsupervised.histogram.density", reference="numpy.histogramdd(density=True)",
-    tol=1e-6, tol_x64=1e-12,
+    "unsupervised.histogram.density",
+    reference="numpy.histogramdd(density=True)",
+    tol=1e-6,
+    tol_x64=1e-12,
 )
 def _histogram():
     from nndl_jax.unsupervised import histogram
@@ -401,8 +459,11 @@ def _histogram():
 
 
 @verify.check(
-    "unsupervised.histogram.normalised", reference="closed form: Σ density · volume = 1",
-    tol=1e-5, tol_x64=1e-12, tier="closed form",
+    "unsupervised.histogram.normalised",
+    reference="closed form: Σ density · volume = 1",
+    tol=1e-5,
+    tol_x64=1e-12,
+    tier="closed form",
 )
 def _histogram_integral():
     from nndl_jax.unsupervised import histogram

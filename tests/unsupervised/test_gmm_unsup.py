@@ -10,10 +10,12 @@ from scipy.stats import multivariate_normal
 from nndl_jax.unsupervised import gmm
 
 RNG = np.random.default_rng(4)
-X_NP = np.concatenate([
-    RNG.multivariate_normal([0.0, 0.0], [[1.0, 0.6], [0.6, 1.0]], 40),
-    RNG.multivariate_normal([5.0, 3.0], [[0.5, 0.0], [0.0, 2.0]], 40),
-])
+X_NP = np.concatenate(
+    [
+        RNG.multivariate_normal([0.0, 0.0], [[1.0, 0.6], [0.6, 1.0]], 40),
+        RNG.multivariate_normal([5.0, 3.0], [[0.5, 0.0], [0.0, 2.0]], 40),
+    ]
+)
 X = jnp.asarray(X_NP, jnp.float32)
 MEANS = np.array([[0.5, 0.5], [4.0, 4.0]])
 

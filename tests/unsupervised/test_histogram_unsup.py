@@ -28,8 +28,9 @@ def test_one_dimension_and_right_edge_inclusive():
     x = np.array([[0.0], [1.0], [1.0], [2.0]])
     model = histogram.fit(x, 2)
     np.testing.assert_allclose(model.density.ravel(), [0.25, 0.75], atol=1e-7)
-    np.testing.assert_allclose(histogram.density(model, jnp.array([[2.0], [0.5], [2.5]])),
-                               [0.75, 0.25, 0.0], atol=1e-7)
+    np.testing.assert_allclose(
+        histogram.density(model, jnp.array([[2.0], [0.5], [2.5]])), [0.75, 0.25, 0.0], atol=1e-7
+    )
     scores = np.asarray(histogram.score_samples(model, jnp.array([[-1.0], [1.5]])))
     assert scores[0] == -np.inf and scores[1] == pytest.approx(np.log(0.75), abs=1e-6)
 

@@ -25,8 +25,7 @@ def test_matches_direct_sum_and_is_block_independent():
     d2 = ((QUERY[:, None] - TRAIN[None]) ** 2).sum(-1)
     direct = logsumexp(-d2 / (2 * h * h), axis=1) - np.log(50) - 1.5 * np.log(2 * np.pi * h * h)
     np.testing.assert_allclose(kde.score_samples(TRAIN, QUERY, h), direct, atol=1e-5)
-    np.testing.assert_allclose(kde.score_samples(TRAIN, QUERY, h, block_size=4), direct,
-                               atol=1e-5)
+    np.testing.assert_allclose(kde.score_samples(TRAIN, QUERY, h, block_size=4), direct, atol=1e-5)
 
 
 def test_integrates_to_one_in_one_dimension():
@@ -42,8 +41,11 @@ def test_far_points_get_finite_log_density():
 def test_bandwidth_rules():
     assert kde.bandwidth_rule("scott", 50, 3) == pytest.approx(50 ** (-1 / 7))
     assert kde.bandwidth_rule("silverman", 50, 3) == pytest.approx((50 * 5 / 4) ** (-1 / 7))
-    np.testing.assert_allclose(kde.score_samples(TRAIN, QUERY, "scott"),
-                               kde.score_samples(TRAIN, QUERY, 50 ** (-1 / 7)), atol=1e-6)
+    np.testing.assert_allclose(
+        kde.score_samples(TRAIN, QUERY, "scott"),
+        kde.score_samples(TRAIN, QUERY, 50 ** (-1 / 7)),
+        atol=1e-6,
+    )
 
 
 def test_errors():

@@ -42,8 +42,9 @@ def test_sign_convention_largest_entry_positive():
 
 def test_full_rank_round_trip_and_projection():
     full = pca.fit(X32, 5)
-    np.testing.assert_allclose(pca.inverse_transform(full, pca.transform(full, X32)), X32,
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        pca.inverse_transform(full, pca.transform(full, X32)), X32, atol=1e-4
+    )
     # With k < d the reconstruction is the orthogonal projection: residual ⟂ components.
     part = pca.fit(X32, 2)
     residual = np.asarray(X32 - pca.inverse_transform(part, pca.transform(part, X32)))
@@ -55,8 +56,9 @@ def test_whitening_gives_identity_covariance_and_inverts():
     Z = np.asarray(pca.transform(model, X32), np.float64)
     np.testing.assert_allclose(np.cov(Z, rowvar=False), np.eye(3), atol=1e-5)
     full = pca.fit(X32, 5, whiten=True)
-    np.testing.assert_allclose(pca.inverse_transform(full, pca.transform(full, X32)), X32,
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        pca.inverse_transform(full, pca.transform(full, X32)), X32, atol=1e-4
+    )
 
 
 def test_model_is_a_pytree_through_jit_and_vmap():

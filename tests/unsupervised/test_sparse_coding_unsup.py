@@ -42,8 +42,7 @@ def test_large_lambda_gives_zero_codes():
 
 @pytest.mark.parametrize("method", ["fista", "ista"])
 def test_solution_satisfies_kkt(method):
-    Z = np.asarray(sc.encode(X, A, lam=LAM, method=method, tol=1e-6, max_iter=MAX_ITER),
-                   np.float64)
+    Z = np.asarray(sc.encode(X, A, lam=LAM, method=method, tol=1e-6, max_iter=MAX_ITER), np.float64)
     c = (np.asarray(X, np.float64) - Z @ A_NP.T) @ A_NP  # = -gradient of the smooth part
     on = np.abs(Z) > 0
     np.testing.assert_allclose(c[on], LAM * np.sign(Z[on]), atol=2e-3)
@@ -52,8 +51,9 @@ def test_solution_satisfies_kkt(method):
 
 def test_fista_needs_fewer_steps_than_ista_for_the_same_objective():
     Zf, nf = sc.encode(X, A, lam=0.05, tol=1e-5, return_n_iter=True, max_iter=MAX_ITER)
-    Zi, ni = sc.encode(X, A, lam=0.05, method="ista", tol=1e-5, return_n_iter=True,
-                       max_iter=MAX_ITER)
+    Zi, ni = sc.encode(
+        X, A, lam=0.05, method="ista", tol=1e-5, return_n_iter=True, max_iter=MAX_ITER
+    )
     f = lambda Z: float(jnp.sum(sc.objective(X, A, Z, lam=0.05)))
     assert abs(f(Zf) - f(Zi)) <= 1e-4 * f(Zi)
     assert int(nf) < int(ni)
