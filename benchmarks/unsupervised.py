@@ -146,6 +146,37 @@ def kmeans_fit(quick: bool) -> list[dict]:
     return rows
 
 
+def _gmm_rows(X, ours, peer, peer_name: str, quick: bool) -> list[dict]:
+    """Time ``ours(X)`` (a fitted GMM) against ``peer(X)`` (a fitted sklearn GaussianMixture)."""
+    from nndl_jax.unsupervised import gmm
+
+    rows = []
+    for name, ours_x, peer_x in _inputs(X):
+        mine, compile_s = _first_call(ours, ours_x)
+        theirs = peer(peer_x)
+        row = compare(
+            ours,
+            peer,
+            (ours_x,),
+            peer_args=(peer_x,),
+            peer_name=peer_name,
+            jit=False,
+            **_timing(quick, 2),
+            compile_ours_s=compile_s,
+            input=name,
+            shape=list(X.shape),
+            k=int(mine.means.shape[0]),
+            objective="average log-likelihood",
+            objective_ours=float(gmm.log_likelihood(mine, ours_x)),
+            objective_peer=float(theirs.score(peer_x)),
+            n_iter_ours=int(mine.n_iter),
+            n_iter_peer=int(theirs.n_iter_),
+        )
+        row["objective_diff"] = row["objective_ours"] - row["objective_peer"]
+        rows.append(row)
+    return rows
+
+
 @case(SUITE, "gmm_em")
 def gmm_em(quick: bool) -> list[dict]:
     """EM alone, both sides from the same initial mixture (so the same objective is reached)."""
@@ -162,33 +193,13 @@ def gmm_em(quick: bool) -> list[dict]:
         "means_init": np.asarray(start.means, np.float64),
         "precisions_init": np.linalg.inv(np.asarray(start.covariances, np.float64)),
     }
-    rows = []
-    for name, ours_x, peer_x in _inputs(X):
-        ours = lambda X: gmm.em(start, X)
-        peer = lambda X: GaussianMixture(k, covariance_type="full", **init).fit(X)
-        mine, compile_s = _first_call(ours, ours_x)
-        theirs = peer(peer_x)
-        row = compare(
-            ours,
-            peer,
-            (ours_x,),
-            peer_args=(peer_x,),
-            peer_name="sklearn GaussianMixture (full, same start)",
-            jit=False,
-            **_timing(quick, 2),
-            compile_ours_s=compile_s,
-            input=name,
-            shape=[n, d],
-            k=k,
-            objective="average log-likelihood",
-            objective_ours=float(gmm.log_likelihood(mine, ours_x)),
-            objective_peer=float(theirs.score(peer_x)),
-            n_iter_ours=int(mine.n_iter),
-            n_iter_peer=int(theirs.n_iter_),
-        )
-        row["objective_diff"] = row["objective_ours"] - row["objective_peer"]
-        rows.append(row)
-    return rows
+    return _gmm_rows(
+        X,
+        lambda X: gmm.em(start, X),
+        lambda X: GaussianMixture(k, covariance_type="full", **init).fit(X),
+        "sklearn GaussianMixture (full, same start)",
+        quick,
+    )
 
 
 @case(SUITE, "gmm_fit")
@@ -200,33 +211,13 @@ def gmm_fit(quick: bool) -> list[dict]:
 
     n, d, k = (4000, 64, 10) if quick else (20000, 64, 10)
     key = jax.random.key(0)
-    rows = []
-    for name, ours_x, peer_x in _inputs(_blobs(n, d, k, seed=1)):
-        ours = lambda X: gmm.fit(key, X, k, covariance="full")
-        peer = lambda X: GaussianMixture(k, covariance_type="full", random_state=0).fit(X)
-        mine, compile_s = _first_call(ours, ours_x)
-        theirs = peer(peer_x)
-        row = compare(
-            ours,
-            peer,
-            (ours_x,),
-            peer_args=(peer_x,),
-            peer_name="sklearn GaussianMixture (full, k-means init)",
-            jit=False,
-            **_timing(quick, 2),
-            compile_ours_s=compile_s,
-            input=name,
-            shape=[n, d],
-            k=k,
-            objective="average log-likelihood",
-            objective_ours=float(gmm.log_likelihood(mine, ours_x)),
-            objective_peer=float(theirs.score(peer_x)),
-            n_iter_ours=int(mine.n_iter),
-            n_iter_peer=int(theirs.n_iter_),
-        )
-        row["objective_diff"] = row["objective_ours"] - row["objective_peer"]
-        rows.append(row)
-    return rows
+    return _gmm_rows(
+        _blobs(n, d, k, seed=1),
+        lambda X: gmm.fit(key, X, k, covariance="full"),
+        lambda X: GaussianMixture(k, covariance_type="full", random_state=0).fit(X),
+        "sklearn GaussianMixture (full, k-means init)",
+        quick,
+    )
 
 
 @case(SUITE, "sparse_coding")
