@@ -24,15 +24,6 @@ matplotlib.use("Agg")  # a script that writes a file never needs a window
 from nndl_jax.experiments import Context, minibatch as study  # noqa: E402
 
 
-def _print_table(table) -> None:
-    print(table.caption)
-    rows = [table.header, *table.rows]
-    widths = [max(len(str(v)) for v in column) for column in zip(*rows, strict=True)]
-    for row in rows:
-        print("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)))
-    print()
-
-
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -62,7 +53,7 @@ def main(argv: list[str] | None = None) -> Path:
     with path.open("w", newline="") as f:
         csv.writer(f).writerows([runs.header, *runs.rows])
     for table in section.tables:
-        _print_table(table)
+        print(table.as_text(), end="\n\n")
     print(section.text)
     for figure in section.figures:
         print(f"wrote {figure}")

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from nndl_jax.experiments._registry import format_table
+
 
 def _cmd_info(args) -> int:
     import platform
@@ -30,12 +32,6 @@ def _cmd_info(args) -> int:
         print(f"device     {d.id}: {d.platform} {getattr(d, 'device_kind', '')}")
     print(f"x64        {jax.config.jax_enable_x64}")
     return 0
-
-
-def _format_table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True))
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
 def _cmd_verify(args) -> int:
@@ -66,7 +62,7 @@ def _cmd_verify(args) -> int:
          "ok" if r.passed else "FAIL"]
         for r in results
     ]  # fmt: skip
-    print(_format_table(header, rows))
+    print(format_table(header, rows))
     failed = [r for r in results if not r.passed]
     dtype = "float64" if args.x64 else "float32"
     print(
@@ -129,7 +125,7 @@ def _cmd_bench(args) -> int:
         )
         header = [*_BENCH_COLUMNS[2:], *extra]
         table = [[_fmt(row.get(k)) for k in header] for row in rows]
-        print(_format_table(header, table))
+        print(format_table(header, table))
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from nndl_jax.experiments._registry import (
     Table as Table,
     experiment as experiment,
     experiments as experiments,
+    format_table as format_table,
     load_all as load_all,
     run_tour as run_tour,
 )

@@ -14,11 +14,22 @@ from pathlib import Path
 from typing import Any
 
 
+def format_table(header: list[Any], rows: list[list[Any]]) -> str:
+    """Plain-text table: columns padded to their widest cell, a rule under the header."""
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True))
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
 @dataclass
 class Table:
     caption: str
     header: list[str]
     rows: list[list[Any]]
+
+    def as_text(self) -> str:
+        """The caption and the table as plain text (for scripts and terminals)."""
+        return f"{self.caption}\n{format_table(self.header, self.rows)}"
 
 
 @dataclass
