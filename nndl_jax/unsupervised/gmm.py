@@ -54,6 +54,7 @@ from nndl_jax.unsupervised._checks import (
     check_finite,
     check_key,
 )
+from nndl_jax.unsupervised._precision import full_precision
 
 __all__ = [
     "GMM",
@@ -155,6 +156,7 @@ def initialize(
 
 
 @partial(jax.jit, static_argnames=("k", "covariance"))
+@full_precision
 def _initialize(X, labels, means, reg_covar, *, k, covariance):
     resp = (labels[:, None] == jnp.arange(k)).astype(X.dtype)
     weights, mu, cov = _m_step(X, resp, reg_covar, covariance)
@@ -184,6 +186,7 @@ def em(model: GMM, X, *, reg_covar: float = 1e-6, max_iter: int = 100, tol: floa
 
 
 @partial(jax.jit, static_argnames=("max_iter",))
+@full_precision
 def _em(model, X, reg_covar, tol, *, max_iter):
     covariance = model.covariance_type
 
@@ -284,6 +287,7 @@ def score_samples(model: GMM, X) -> jax.Array:
 
 
 @jax.jit
+@full_precision
 def _score_samples(model, X):
     return logsumexp(_weighted_log_prob(X, model.weights, model.means, model.covariances), axis=1)
 
@@ -300,6 +304,7 @@ def predict_proba(model: GMM, X) -> jax.Array:
 
 
 @jax.jit
+@full_precision
 def _predict_proba(model, X):
     log_prob = _weighted_log_prob(X, model.weights, model.means, model.covariances)
     return jnp.exp(log_prob - logsumexp(log_prob, axis=1, keepdims=True))

@@ -33,6 +33,7 @@ from jax.scipy.special import logsumexp
 
 from nndl_jax._validate import check_positive, check_positive_int
 from nndl_jax.unsupervised._checks import check_data
+from nndl_jax.unsupervised._precision import full_precision
 
 __all__ = ["score_samples", "bandwidth_rule"]
 
@@ -81,6 +82,7 @@ def score_samples(X_train, X, bandwidth, *, block_size: int | None = None) -> ja
 
 
 @partial(jax.jit, static_argnames=("block_size",))
+@full_precision
 def _score(X_train, X, bandwidth, *, block_size):
     n, d = X_train.shape
     h = jnp.asarray(bandwidth, X.dtype)

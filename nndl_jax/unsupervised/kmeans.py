@@ -42,6 +42,7 @@ from nndl_jax.unsupervised._checks import (
     check_data,
     check_key,
 )
+from nndl_jax.unsupervised._precision import full_precision
 
 __all__ = ["KMeans", "fit", "predict", "kmeans_plusplus", "squared_distances"]
 
@@ -64,6 +65,7 @@ class KMeans(NamedTuple):
     n_iter: jax.Array
 
 
+@full_precision
 def squared_distances(X: jax.Array, C: jax.Array) -> jax.Array:
     r"""``(N, k)`` squared Euclidean distances :math:`\|x_n\|^2 - 2x_n\cdot c_j + \|c_j\|^2`.
 
@@ -114,6 +116,7 @@ def fit(
 
 
 @partial(jax.jit, static_argnames=("k", "n_init", "max_iter", "init"))
+@full_precision
 def _fit(key, X, tol, *, k, n_init, max_iter, init):
     # Centring changes no distance but shrinks the norms in the expanded distance formula,
     # which keeps its cancellation error small in float32.
@@ -185,6 +188,7 @@ def kmeans_plusplus(key, X, k: int, *, n_local_trials: int | None = None) -> jax
 
 
 @partial(jax.jit, static_argnums=(2, 3))
+@full_precision
 def _plusplus_jit(key, X, k, trials):
     mean = jnp.mean(X, axis=0)
     return _plusplus(key, X - mean, k, trials) + mean
@@ -227,5 +231,6 @@ def predict(model: KMeans, X) -> jax.Array:
 
 
 @jax.jit
+@full_precision
 def _predict(C, X):
     return jnp.argmin(squared_distances(X, C), axis=1).astype(jnp.int32)

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 
 from nndl_jax.unsupervised import pca as _pca
 from nndl_jax.unsupervised._checks import as_float_array, check_data
+from nndl_jax.unsupervised._precision import full_precision
 
 __all__ = ["basis_from_pca", "encode", "decode", "reconstruction_error", "error_curve"]
 
@@ -30,12 +31,14 @@ def basis_from_pca(model: _pca.PCA) -> tuple[jax.Array, jax.Array]:
     return model.components.T, model.mean
 
 
+@full_precision
 def encode(X, A, mean=None) -> jax.Array:
     r"""Codes :math:`Z = (X - \mu) A`, shape (N, M), for X (N, d) and A (d, M)."""
     X, A, mean = _check(X, A, mean)
     return (X - mean) @ A
 
 
+@full_precision
 def decode(Z, A, mean=None) -> jax.Array:
     r"""Reconstructions :math:`\hat X = Z A^\top + \mu`, shape (N, d), for Z (N, M), A (d, M)."""
     Z = as_float_array("Z", Z)
@@ -49,6 +52,7 @@ def decode(Z, A, mean=None) -> jax.Array:
     return out if mean is None else out + _check_mean(mean, A.shape[0])
 
 
+@full_precision
 def reconstruction_error(X, A, mean=None) -> jax.Array:
     r"""Mean squared reconstruction error :math:`\frac1N\sum_n \|x^{(n)} - \hat x^{(n)}\|^2`."""
     X, A, mean = _check(X, A, mean)
@@ -56,6 +60,7 @@ def reconstruction_error(X, A, mean=None) -> jax.Array:
     return jnp.mean(jnp.sum(residual**2, axis=1))
 
 
+@full_precision
 def error_curve(X, A, mean=None) -> jax.Array:
     r"""Reconstruction error using the first m atoms, for m = 0, 1, ..., M.
 

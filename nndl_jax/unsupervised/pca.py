@@ -43,6 +43,7 @@ import jax
 import jax.numpy as jnp
 
 from nndl_jax.unsupervised._checks import as_float_array, check_choice, check_count, check_data
+from nndl_jax.unsupervised._precision import full_precision
 
 __all__ = ["PCA", "fit", "transform", "inverse_transform"]
 
@@ -108,6 +109,7 @@ def fit(X, n_components: int, *, method: str = "eigh", whiten: bool = False) -> 
 
 
 @partial(jax.jit, static_argnums=(1, 2, 3))
+@full_precision
 def _fit(X, k: int, method: str, whiten: bool) -> PCA:
     n = X.shape[0]
     mean = jnp.mean(X, axis=0)
@@ -141,6 +143,7 @@ def _fix_signs(components: jax.Array) -> jax.Array:
     return components * jnp.where(biggest < 0, -1.0, 1.0).astype(components.dtype)
 
 
+@full_precision
 def transform(model: PCA, X) -> jax.Array:
     r"""Project onto the components: :math:`Z = (X - \bar x) W^\top`, whitened if the model is.
 
@@ -159,6 +162,7 @@ def transform(model: PCA, X) -> jax.Array:
     return Z
 
 
+@full_precision
 def inverse_transform(model: PCA, Z) -> jax.Array:
     r"""Map codes back to data space: :math:`\hat X = Z W + \bar x` (un-whitening first).
 

@@ -79,6 +79,7 @@ from nndl_jax.unsupervised._checks import (
     check_finite,
     check_key,
 )
+from nndl_jax.unsupervised._precision import full_precision
 
 __all__ = [
     "Dictionary",
@@ -143,6 +144,7 @@ def objective(X, A, Z, *, lam, penalty: str = "l1") -> jax.Array:
     return _objective(X, A, Z, lam, penalty)
 
 
+@full_precision
 def _objective(X, A, Z, lam, penalty):
     return 0.5 * jnp.sum((X - Z @ A.T) ** 2, axis=-1) + lam * _penalty(Z, penalty)
 
@@ -199,6 +201,7 @@ def encode(
 
 
 @partial(jax.jit, static_argnames=("method", "penalty", "max_iter", "restart"))
+@full_precision
 def _encode(X, A, Z0, lam, tol, method, penalty, max_iter, restart):
     d, m = A.shape
     # Pick the cheaper gradient: via the Gram matrix (N·M² per step) or through A twice (2·N·d·M).
@@ -277,6 +280,7 @@ def _encode(X, A, Z0, lam, tol, method, penalty, max_iter, restart):
     return Z, n_iter
 
 
+@full_precision
 def _largest_eigenvalue(A: jax.Array) -> jax.Array:
     """:math:`\\|A\\|_2^2`, the largest eigenvalue of the smaller of AᵀA and AAᵀ."""
     d, m = A.shape
@@ -323,6 +327,7 @@ def update_dictionary(X, Z, *, reg, unit_norm: bool = False, atoms=None) -> jax.
 
 
 @jax.jit
+@full_precision
 def _ridge_atoms(X, Z, reg):
     m = Z.shape[1]
     system = Z.T @ Z + 0.5 * reg * jnp.eye(m, dtype=Z.dtype)
@@ -332,6 +337,7 @@ def _ridge_atoms(X, Z, reg):
 
 
 @jax.jit
+@full_precision
 def _unit_ball_atoms(X, Z, A, reg):
     # With C = ZᵀZ and B = XᵀZ, the objective's dependence on atom j alone is
     # (C_jj + μ/2)|a_j|² - 2 a_j·(B_j - Σ_{i≠j} a_i C_ij), minimised at u below; projecting
