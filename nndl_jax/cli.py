@@ -51,8 +51,13 @@ def _cmd_verify(args) -> int:
         return 0
     start = time.perf_counter()
     results = []
+    # GPUs and TPUs may run float32 matmuls in reduced precision (TF32, bf16 passes) by default,
+    # which a 1e-5 comparison would take for a wrong formula; --matmul-precision default runs
+    # the checks under the platform's own setting instead.
+    precision = None if args.matmul_precision == "default" else args.matmul_precision
     for c in selected:
-        results.append(verify.run_one(c))
+        with jax.default_matmul_precision(precision):
+            results.append(verify.run_one(c))
         if args.verbose:
             r = results[-1]
             print(f"{'ok' if r.passed else 'FAIL':<4} {c.name}  {r.error:.3g} <= {r.tolerance:.1g}")
@@ -66,7 +71,8 @@ def _cmd_verify(args) -> int:
     failed = [r for r in results if not r.passed]
     dtype = "float64" if args.x64 else "float32"
     print(
-        f"\n{len(results) - len(failed)}/{len(results)} checks passed ({dtype}, "
+        f"\n{len(results) - len(failed)}/{len(results)} checks passed ({dtype}, matmul "
+        f"precision {args.matmul_precision}, {jax.default_backend()}, "
         f"{time.perf_counter() - start:.1f} s)"
     )
     for r in failed:
@@ -78,7 +84,13 @@ def _cmd_verify(args) -> int:
              "error": r.error, "tolerance": r.tolerance, "passed": r.passed, "seconds": r.seconds}
             for r in results
         ]  # fmt: skip
-        Path(args.json).write_text(json.dumps({"dtype": dtype, "checks": records}, indent=2))
+        summary = {
+            "dtype": dtype,
+            "matmul_precision": args.matmul_precision,
+            "backend": jax.default_backend(),
+            "checks": records,
+        }
+        Path(args.json).write_text(json.dumps(summary, indent=2))
     return 1 if failed else 0
 
 
@@ -204,6 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="check every component against its reference")
     p.add_argument("--only", metavar="PATTERN", help="glob or substring of check names")
     p.add_argument("--x64", action="store_true", help="run in float64 (jax_enable_x64)")
+    p.add_argument(
+        "--matmul-precision",
+        choices=("highest", "high", "default"),
+        default="highest",
+        help="float32 matmul precision the checks run under (default: highest, full float32 "
+        "even where the accelerator defaults to TF32 or bfloat16 passes)",
+    )
     p.add_argument("--list", action="store_true", help="list the checks without running them")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     p.add_argument("-v", "--verbose", action="store_true", help="print each row as it finishes")

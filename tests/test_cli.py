@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import jax
+
 from nndl_jax import cli, verify
 from nndl_jax.verify import _registry
 
@@ -22,6 +24,20 @@ def test_verify_table_and_json(capsys, tmp_path):
     records = json.loads(out_file.read_text())["checks"]
     assert {r["component"] for r in records} == {"layers.dense.forward", "layers.dense.grad"}
     assert all(r["passed"] for r in records)
+
+
+def test_verify_runs_checks_under_the_requested_matmul_precision(monkeypatch, tmp_path):
+    verify.load_all()
+    seen = []
+    checks = dict(_registry._CHECKS)
+    probe = lambda: seen.append(jax.config.jax_default_matmul_precision) or 0.0  # noqa: E731
+    checks["zz.probe"] = _registry.Check("zz.probe", "nothing", probe, 1.0, 1.0, "property")
+    monkeypatch.setattr(_registry, "_CHECKS", checks)
+    out_file = tmp_path / "v.json"
+    assert cli.main(["verify", "--only", "zz.*", "--json", str(out_file)]) == 0
+    assert cli.main(["verify", "--only", "zz.*", "--matmul-precision", "default"]) == 0
+    assert seen == ["highest", None]
+    assert json.loads(out_file.read_text())["matmul_precision"] == "highest"
 
 
 def test_verify_exits_1_when_a_check_fails(monkeypatch, capsys):
