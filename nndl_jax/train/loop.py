@@ -385,13 +385,16 @@ def fit(
     weight_decay = check_fraction("weight_decay", weight_decay)
     label_smoothing = check_fraction("label_smoothing", label_smoothing)
     if isinstance(optimizer, str):
-        optimizer = make_optimizer(optimizer, learning_rate)
+        optimizer = _named_optimizer(optimizer, check_positive("learning_rate", learning_rate))
     elif not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
         raise TypeError(
             f"optimizer must be a name ({', '.join(optimizer_names())}) or a "
             f"GradientTransformation, got {type(optimizer).__name__}"
         )
-    loss_fn = make_loss(loss, label_smoothing=label_smoothing)
+    if isinstance(loss, str):
+        loss_fn = _named_loss(loss, label_smoothing)
+    else:
+        loss_fn = make_loss(loss, label_smoothing=label_smoothing)
     if grad_fn is not None and not callable(grad_fn):
         raise TypeError(f"grad_fn must be callable, got {type(grad_fn).__name__}")
     if grad_fn is not None and padding and not accepts_mask(grad_fn):
@@ -452,26 +455,26 @@ def fit(
                 history = _history.read_json(history_path)[: run["epoch"]]
 
     # ---- the compiled pieces
-    step = make_train_step(
-        model.apply,
-        loss_fn=loss_fn,
-        optimizer=optimizer,
-        num_classes=num_classes,
-        l1=l1,
-        l2=l2,
-        penalty_mask=penalty_mask,
-        weight_decay=weight_decay,
-        decay_mask=decay_mask,
-        augment=augment,
-        grad_fn=grad_fn,
-    )
-    epoch_fn = make_epoch(
-        step,
-        num_samples=int(x_train.shape[0]),
-        batch_size=batch_size,
-        drop_last=drop_last,
-        unroll=unroll,
-    )
+    epoch_config = {
+        "apply_fn": model.apply,
+        "loss_fn": loss_fn,
+        "optimizer": optimizer,
+        "num_classes": num_classes,
+        "l1": l1,
+        "l2": l2,
+        "weight_decay": weight_decay,
+        "augment": augment,
+        "grad_fn": grad_fn,
+        "num_samples": int(x_train.shape[0]),
+        "batch_size": batch_size,
+        "drop_last": drop_last,
+        "unroll": unroll,
+    }
+    if penalty_mask is None and decay_mask is None and _hashable(epoch_config):
+        # the same model, loss and settings as an earlier fit: reuse its compiled epoch
+        epoch_fn = _cached_epoch(**epoch_config)
+    else:
+        epoch_fn = _build_epoch(**epoch_config, penalty_mask=penalty_mask, decay_mask=decay_mask)
     evaluate_fn = _evaluator(model.apply, loss, num_classes)
 
     reason, message = _stop_reason(run, epochs, patience, threshold, monitor, history)
@@ -626,6 +629,54 @@ def _restore(checkpointer, state, best, key):
         "wait": int(tree["wait"]),
     }
     return restored, best, tree["key"], run
+
+
+def _build_epoch(
+    *, apply_fn, loss_fn, optimizer, num_classes, l1, l2, weight_decay, augment, grad_fn,
+    num_samples, batch_size, drop_last, unroll, penalty_mask=None, decay_mask=None,
+):  # fmt: skip
+    """The jitted epoch of :func:`fit` (see :func:`make_train_step` and :func:`make_epoch`)."""
+    step = make_train_step(
+        apply_fn,
+        loss_fn=loss_fn,
+        optimizer=optimizer,
+        num_classes=num_classes,
+        l1=l1,
+        l2=l2,
+        penalty_mask=penalty_mask,
+        weight_decay=weight_decay,
+        decay_mask=decay_mask,
+        augment=augment,
+        grad_fn=grad_fn,
+    )
+    return make_epoch(
+        step, num_samples=num_samples, batch_size=batch_size, drop_last=drop_last, unroll=unroll
+    )
+
+
+# Repeated fits (seeds, learning-rate sweeps over the same model) would otherwise trace and
+# compile the same epoch again, about 2 s each on a CPU. The key holds functions by identity:
+# the same model object, loss and optimizer (named ones are cached below, so "adam" at the same
+# rate is the same object). Masks are pytrees, not hashable: fits with masks are not cached.
+_cached_epoch = functools.lru_cache(maxsize=8)(_build_epoch)
+
+
+@functools.lru_cache(maxsize=32)
+def _named_optimizer(name: str, learning_rate: float):
+    return make_optimizer(name, learning_rate)
+
+
+@functools.lru_cache(maxsize=32)
+def _named_loss(name: str, label_smoothing: float):
+    return make_loss(name, label_smoothing=label_smoothing)
+
+
+def _hashable(config: dict[str, Any]) -> bool:
+    try:
+        hash(tuple(config.values()))
+    except TypeError:
+        return False
+    return True
 
 
 @functools.lru_cache(maxsize=16)

@@ -68,6 +68,21 @@ def test_epochs_reuse_one_compiled_program(trained):
     assert traces[0] > 0 and len(set(traces)) == 1, traces  # no tracing after the first epoch
 
 
+def test_a_second_fit_reuses_the_compiled_epoch(iris):
+    model, loss = _model(), CountingLoss()
+    settings = dict(optimizer="sgd", learning_rate=0.1, loss=loss, epochs=2, batch_size=16,
+                    progress=False)  # fmt: skip
+    first = fit(model, iris, seed=1, **settings)
+    traced = loss.traces
+    second = fit(model, iris, seed=2, **settings)  # another seed: same program
+    assert traced > 0 and loss.traces == traced
+    assert not np.allclose(first.history[-1]["train_loss"], second.history[-1]["train_loss"])
+    fit(model, iris, seed=1, **{**settings, "batch_size": 8})  # another batch size: a new one
+    assert loss.traces > traced
+    again = fit(model, iris, seed=1, **settings)  # and the cached run is still the same run
+    assert again.history[-1]["train_loss"] == first.history[-1]["train_loss"]
+
+
 def test_evaluate_matches_sklearn(iris, trained):
     result, _ = trained
     scores = evaluate(_model(), result.params, result.state, iris.test, num_classes=3)
