@@ -10,6 +10,8 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -51,15 +53,17 @@ def check_positive_int(name: str, value: Any) -> int:
 
 
 def check_non_negative(name: str, value: Any) -> float:
-    if not _is_real(value) or not value >= 0 or math.isinf(value):
+    v = as_real(value)
+    if v is None or (not is_traced(v) and (not v >= 0 or math.isinf(v))):
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
+    return v
 
 
 def check_positive(name: str, value: Any) -> float:
-    if not _is_real(value) or not value > 0 or math.isinf(value):
+    v = as_real(value)
+    if v is None or (not is_traced(v) and (not v > 0 or math.isinf(v))):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
+    return v
 
 
 def check_fraction(
@@ -67,11 +71,13 @@ def check_fraction(
 ) -> float:
     """A number in [0, 1) by default; ``low_open``/``high_open`` exclude the ends."""
     lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
-    ok = _is_real(value) and (value > 0 if low_open else value >= 0)
-    ok = ok and (value < 1 if high_open else value <= 1)
+    v = as_real(value)
+    ok = v is not None and (
+        is_traced(v) or ((v > 0 if low_open else v >= 0) and (v < 1 if high_open else v <= 1))
+    )
     if not ok:
         raise ValueError(f"{name} must be in {lo}0, 1{hi}, got {value!r}")
-    return float(value)
+    return v
 
 
 def check_labels_in_range(name: str, labels: Any, num_classes: int) -> None:
@@ -97,5 +103,25 @@ def check_labels_in_range(name: str, labels: Any, num_classes: int) -> None:
         )
 
 
-def _is_real(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+def as_real(value: Any) -> Any:
+    """A real scalar as a Python float, a traced scalar unchanged, anything else ``None``.
+
+    Real scalars are Python and NumPy numbers and 0-d NumPy or JAX arrays of an integer or
+    floating dtype (``optax.inject_hyperparams`` passes every hyperparameter as a 0-d array).
+    A tracer, a hyperparameter under ``jit`` or ``vmap``, has no value to check yet and is
+    returned as it is. Booleans are not numbers here.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value)
+    if not isinstance(value, (np.ndarray, jax.Array)) or np.ndim(value) != 0:
+        return None
+    dtype = value.dtype
+    if not (jnp.issubdtype(dtype, jnp.integer) or jnp.issubdtype(dtype, jnp.floating)):
+        return None
+    return value if is_traced(value) else float(value)
+
+
+def is_traced(value: Any) -> bool:
+    return isinstance(value, jax.core.Tracer)

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from optax import EmptyState as EmptyState, GradientTransformation as GradientTransformation
 
-from nndl_jax._validate import check_non_negative
+from nndl_jax._validate import as_real, check_non_negative
 
 Schedule = Callable[[jax.Array], jax.Array]
 """A learning-rate schedule: the update count (int32, 0 for the first update) -> a scalar."""
@@ -56,22 +56,13 @@ def check_rate(name: str, value: Any) -> ScalarOrSchedule:
     """
     if callable(value):
         return value
-    if isinstance(value, jax.core.Tracer):
-        return value  # a traced hyperparameter (e.g. under vmap over rates): no value to check
-    is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, bool
-    )
-    is_scalar_array = (
-        isinstance(value, (np.ndarray, jax.Array))
-        and np.ndim(value) == 0
-        and jnp.issubdtype(value.dtype, jnp.floating)
-    )
-    if not (is_number or is_scalar_array):
+    if as_real(value) is None:
         raise TypeError(
             f"{name} must be a number or a schedule count -> value, "
             f"got {type(value).__name__}: {value!r}"
         )
-    return check_non_negative(name, float(value))
+    # a traced rate (under jit or vmap over rates) comes back as it is: no value to check
+    return check_non_negative(name, value)
 
 
 def zero_count() -> jax.Array:
@@ -128,7 +119,17 @@ def check_matching(name_a: str, a: Any, name_b: str, b: Any) -> None:
 
 
 def check_updates(updates: Any, params: Any = None, **state_trees: Any) -> None:
-    """Check ``updates`` against ``params`` (when given) and against each named state tree."""
+    """Check ``updates`` against ``params`` (when given) and against each named state tree.
+
+    Every update must be floating point: an integer gradient would be scaled and cast back to
+    integers, silently rounding every step to 0.
+    """
+    for path, u in jax.tree_util.tree_flatten_with_path(updates)[0]:
+        if not jnp.issubdtype(jnp.result_type(u), jnp.floating):
+            raise TypeError(
+                f"updates must hold floating-point arrays, got dtype {jnp.result_type(u)} at "
+                f"updates{jax.tree_util.keystr(path)}"
+            )
     if params is not None:
         check_matching("updates", updates, "params", params)
     for name, tree in state_trees.items():
@@ -143,7 +144,8 @@ def map_leaves(fn: Callable[..., tuple], tree: Any, *rest: Any, n_out: int) -> t
     """
     leaves, treedef = jax.tree.flatten(tree)
     others = [treedef.flatten_up_to(r) for r in rest]
-    outs = [fn(*args) for args in zip(leaves, *others, strict=True)]
+    # jnp.asarray: a leaf may be a Python float (optax accepts those too)
+    outs = [fn(*map(jnp.asarray, args)) for args in zip(leaves, *others, strict=True)]
     return tuple(treedef.unflatten([o[i] for o in outs]) for i in range(n_out))
 
 

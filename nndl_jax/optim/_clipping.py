@@ -37,6 +37,7 @@ def l2_norm(arrays: Sequence[jax.Array]) -> jax.Array:
 
 def _rescale(u: jax.Array, norm: jax.Array, max_norm: float) -> jax.Array:
     # max_norm / max(norm, max_norm) is exactly 1 below the threshold and never 0/0
+    u = jnp.asarray(u)
     factor = max_norm / jnp.maximum(norm, max_norm)
     return (u * factor).astype(u.dtype)
 

@@ -18,6 +18,7 @@ from nndl_jax.optim._base import (
     GradientTransformation,
     ScalarOrSchedule,
     ScheduleState,
+    accumulator_dtype,
     check_rate,
     check_updates,
     increment,
@@ -26,9 +27,14 @@ from nndl_jax.optim._base import (
 
 
 def _times(factor: Any, updates: Any) -> Any:
-    # The product is taken in the promoted dtype (a float32 rate times bfloat16 updates) and
-    # cast back, so the updates keep their dtype without first rounding the rate to bfloat16.
-    return jax.tree.map(lambda u: jnp.asarray(factor * u).astype(jnp.result_type(u)), updates)
+    # The product is taken in the accumulator dtype (float32 for bfloat16 updates) and cast
+    # back, so the updates keep their dtype without first rounding the rate to bfloat16.
+    def leaf(u):
+        u = jnp.asarray(u)
+        acc = accumulator_dtype(u)
+        return (jnp.asarray(factor, acc) * u.astype(acc)).astype(u.dtype)
+
+    return jax.tree.map(leaf, updates)
 
 
 def scale(step_size: float) -> GradientTransformation:
