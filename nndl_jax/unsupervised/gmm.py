@@ -53,6 +53,7 @@ from nndl_jax.unsupervised._checks import (
     check_data,
     check_finite,
     check_key,
+    is_tracer,
 )
 from nndl_jax.unsupervised._precision import full_precision
 
@@ -182,7 +183,21 @@ def em(model: GMM, X, *, reg_covar: float = 1e-6, max_iter: int = 100, tol: floa
     max_iter = check_positive_int("max_iter", max_iter)
     tol = check_non_negative("tol", tol)
     model = jax.tree.map(lambda a: jnp.asarray(a), model)
-    return _em(model, X, reg_covar, tol, max_iter=max_iter)
+    fitted = _em(model, X, reg_covar, tol, max_iter=max_iter)
+    finite = _finite_model(fitted)
+    if not is_tracer(finite) and not bool(finite):
+        raise ValueError(
+            f"EM broke down: a covariance became singular (a component collapsed onto a single "
+            f"point or onto a constant feature), so the model holds NaN. Increase reg_covar "
+            f"(got {reg_covar}), use fewer components (k={model.means.shape[0]}) or rescale X"
+        )
+    return fitted
+
+
+@jax.jit
+def _finite_model(model) -> jax.Array:
+    leaves = [x for x in jax.tree.leaves(model) if jnp.issubdtype(x.dtype, jnp.floating)]
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
 
 
 @partial(jax.jit, static_argnames=("max_iter",))

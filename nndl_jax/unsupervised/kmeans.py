@@ -148,7 +148,7 @@ def _lloyd(X, C0, threshold, max_iter):
     k = C0.shape[0]
 
     def step(carry):
-        C, it, _ = carry
+        C, it, _, previous = carry
         d2 = squared_distances(X, C)
         labels = jnp.argmin(d2, axis=1)
         onehot = (labels[:, None] == jnp.arange(k)).astype(X.dtype)
@@ -160,14 +160,19 @@ def _lloyd(X, C0, threshold, max_iter):
         rank = jnp.cumsum(empty) - 1
         C_new = jnp.where(empty[:, None], X[farthest[jnp.clip(rank, 0, k - 1)]], means)
         shift = jnp.sum((C_new - C) ** 2)
-        return C_new, it + 1, shift
+        # Unchanged labels (and no empty cluster) mean a fixed point: the new centroids are the
+        # old ones up to rounding, which tol = 0 alone would keep chasing until max_iter.
+        settled = jnp.all(labels == previous) & ~jnp.any(empty)
+        shift = jnp.where(settled, 0.0, shift).astype(shift.dtype)
+        return C_new, it + 1, shift, labels.astype(jnp.int32)
 
     def cond(carry):
-        _, it, shift = carry
+        _, it, shift, _ = carry
         return (it < max_iter) & (shift > threshold)
 
     inf = jnp.array(jnp.inf, X.dtype)
-    C, n_iter, _ = lax.while_loop(cond, step, (C0, jnp.int32(0), inf))
+    start = (C0, jnp.int32(0), inf, jnp.full((X.shape[0],), -1, jnp.int32))
+    C, n_iter, _, _ = lax.while_loop(cond, step, start)
     return C, n_iter
 
 

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from nndl_jax.unsupervised import pca as _pca
-from nndl_jax.unsupervised._checks import as_float_array, check_data
+from nndl_jax.unsupervised._checks import as_float_array, check_data, check_finite
 from nndl_jax.unsupervised._precision import full_precision
 
 __all__ = ["basis_from_pca", "encode", "decode", "reconstruction_error", "error_curve"]
@@ -96,6 +96,7 @@ def _check(X, A, mean):
             f"A must be a (n_features, n_atoms) matrix with n_features={X.shape[1]} (X's "
             f"columns), got A.shape={tuple(A.shape)}"
         )
+    check_finite("A", A)
     mean = jnp.zeros((X.shape[1],), X.dtype) if mean is None else _check_mean(mean, X.shape[1])
     return X, A, mean
 
@@ -104,4 +105,5 @@ def _check_mean(mean, d: int) -> jax.Array:
     mean = as_float_array("mean", mean)
     if mean.shape != (d,):
         raise ValueError(f"mean must have shape {(d,)}, got {tuple(mean.shape)}")
+    check_finite("mean", mean)
     return mean

@@ -196,6 +196,7 @@ def encode(
         init = as_float_array("init", init)
         if init.shape != shape:
             raise ValueError(f"init must have shape {shape}, got {tuple(init.shape)}")
+        check_finite("init", init)
     Z, n_iter = _encode(X, A, init.astype(X.dtype), lam, tol, method, penalty, max_iter, restart)
     return (Z, n_iter) if return_n_iter else Z
 
@@ -312,6 +313,7 @@ def update_dictionary(X, Z, *, reg, unit_norm: bool = False, atoms=None) -> jax.
             f"Z must be (n_samples, n_atoms) with n_samples={X.shape[0]} (X's rows), got "
             f"Z.shape={tuple(Z.shape)}"
         )
+    check_finite("Z", Z)
     reg = check_positive("reg", reg)
     Z = Z.astype(X.dtype)
     if not unit_norm:
@@ -323,6 +325,7 @@ def update_dictionary(X, Z, *, reg, unit_norm: bool = False, atoms=None) -> jax.
         want = (X.shape[1], Z.shape[1])
         if atoms.shape != want:
             raise ValueError(f"atoms must have shape (d, n_atoms)={want}, got {atoms.shape}")
+        check_finite("atoms", atoms)
     return _unit_ball_atoms(X, Z, atoms.astype(X.dtype), reg)
 
 
@@ -413,6 +416,7 @@ def learn(
         init = as_float_array("init", init)
         if init.shape != (d, m):
             raise ValueError(f"init must have shape (d, n_atoms)={(d, m)}, got {init.shape}")
+        check_finite("init", init)
     return _learn(
         X,
         init.astype(X.dtype),
