@@ -1,6 +1,9 @@
-"""Every registered verification check passes (float32), and the registry itself behaves."""
+"""Every registered verification check passes, float32 and float64, and the registry behaves."""
 
+import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -19,6 +22,21 @@ def test_check_passes(name):
         f"{name}: error {result.error} > tolerance {result.tolerance} vs {c.reference}\n"
         f"{result.message}"
     )
+
+
+def test_every_check_passes_in_float64(tmp_path):
+    # x64 must be set before JAX starts, so the float64 run is a fresh process (about 45 s).
+    out = tmp_path / "x64.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "nndl_jax.cli", "verify", "--x64", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    report = json.loads(out.read_text())
+    failed = [r["component"] for r in report["checks"] if not r["passed"]]
+    assert proc.returncode == 0 and not failed, f"{failed}\n{proc.stderr[-3000:]}"
+    assert report["dtype"] == "float64" and len(report["checks"]) == len(ALL_CHECKS)
 
 
 def test_registry_is_populated_for_every_area():
