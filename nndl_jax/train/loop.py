@@ -310,6 +310,12 @@ def fit(
     training stops after ``patience`` epochs in a row without improvement, or as soon as the
     value is ``<= threshold``; the returned ``params`` are those of the best epoch.
 
+    The compiled epoch is cached: a later ``fit`` of the same model object with the same loss,
+    optimizer (a name and rate, or the same transform object), settings and data shapes reuses
+    it instead of compiling again (fits with ``penalty_mask`` or ``decay_mask`` are not cached).
+    A loss or augmentation is keyed by identity, so a callable must not change its behaviour
+    between fits.
+
     Args:
       model: a :class:`~nndl_jax.nn.Layer` producing one score per class, ``(batch, K)``.
       data: a :class:`~nndl_jax.data.Dataset` (its train and val splits are used), or a pair
