@@ -275,6 +275,11 @@ def _valid(labels: jax.Array, k: int) -> jax.Array:
     return (labels >= 0) & (labels < k)
 
 
+def _smoothing(eps) -> bool:
+    """Whether to apply label smoothing: a traced ε (under jit) always, a concrete one if > 0."""
+    return _validate.is_traced(eps) or bool(eps)
+
+
 def _target_rows(logits, labels, label_smoothing, num_classes, logits_name="logits"):
     """The (smoothed) target rows ``y``, shape ``(..., K)``; an invalid integer label gives NaN."""
     labels, integer = _check_class_labels(logits, labels, num_classes, logits_name)
@@ -282,7 +287,7 @@ def _target_rows(logits, labels, label_smoothing, num_classes, logits_name="logi
         k = jnp.shape(logits)[-1]
         one_hot = (labels[..., None] == jnp.arange(k)).astype(_as_float(logits).dtype)
         labels = jnp.where(_valid(labels, k)[..., None], one_hot, jnp.nan)
-    return smooth_labels(labels, label_smoothing) if label_smoothing else labels
+    return smooth_labels(labels, label_smoothing) if _smoothing(label_smoothing) else labels
 
 
 def softmax_cross_entropy(
@@ -323,7 +328,7 @@ def softmax_cross_entropy(
     labels, integer = _check_class_labels(logits, labels, num_classes)
     z = _as_float(logits)
     if not integer:
-        y = smooth_labels(labels, eps) if eps else labels
+        y = smooth_labels(labels, eps) if _smoothing(eps) else labels
         return reduce(-jnp.sum(y * _log_softmax(z), axis=-1), reduction)
     # Integer labels: L = log Σ_k exp(s_k) - s_y with s = z - max(z), no one-hot rows needed
     # (gather one logit per example); smoothing mixes in the mean of s with weight ε, since
@@ -333,7 +338,7 @@ def softmax_cross_entropy(
     log_normalizer = jnp.log(jnp.sum(jnp.exp(shifted), axis=-1))
     index = jnp.clip(labels, 0, k - 1)[..., None]
     target = jnp.take_along_axis(shifted, index, axis=-1)[..., 0]
-    if eps:
+    if _smoothing(eps):
         target = (1.0 - eps) * target + eps * jnp.mean(shifted, axis=-1)
     losses = jnp.where(_valid(labels, k), log_normalizer - target, jnp.nan)
     return reduce(losses, reduction)
@@ -508,6 +513,11 @@ def kl_divergence_with_logits(logits, targets, *, reduction: str = "none") -> ja
       targets, reduction: as :func:`kl_divergence`.
     """
     _validate.check_same_shape("logits", logits, "targets", targets)
+    if np.ndim(logits) == 0:
+        raise ValueError(
+            "logits must have a class axis (shape (..., K)), got a 0-d array; for one "
+            "distribution pass shape (K,)"
+        )
     z = _as_float(logits)
     return kl_divergence(_log_softmax(z), targets, reduction=reduction)
 

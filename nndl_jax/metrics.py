@@ -177,7 +177,8 @@ def _confusion_counts(y_true: jax.Array, y_pred: jax.Array, k: int) -> jax.Array
     # One scatter-add of ones at the flat index i * K + j: O(N) work and memory, exact int32
     # counts (a one-hot matmul would cost O(N K^2) and be exact in float32 only below 2^24).
     # Pairs with a label outside [0, K) go to index K*K, which mode="drop" discards.
-    t, p = y_true.reshape(-1), y_pred.reshape(-1)
+    # int32 first: in uint8/int8 labels t * K + p would wrap around
+    t, p = y_true.reshape(-1).astype(jnp.int32), y_pred.reshape(-1).astype(jnp.int32)
     valid = (t >= 0) & (t < k) & (p >= 0) & (p < k)
     flat = jnp.where(valid, t * k + p, k * k)
     counts = jnp.zeros(k * k, jnp.int32).at[flat].add(1, mode="drop")
@@ -282,7 +283,7 @@ def _score(metric, y_true, y_pred, average, pos_label, num_classes) -> jax.Array
         # a binary sample may show only one class; pos_label still names one of two
         k = 2
     counts = _confusion_counts(y_true, y_pred, k)
-    return _from_counts(counts, metric, average, int(pos_label))
+    return _from_counts(counts, metric, average, int(pos_label) if binary else 1)
 
 
 @partial(jax.jit, static_argnums=(1, 2, 3))

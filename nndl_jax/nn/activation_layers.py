@@ -26,6 +26,12 @@ from nndl_jax.nn import activations
 from nndl_jax.nn._layer import Layer, stateless
 from nndl_jax.nn.dense import dense
 
+
+def _param_dtype():
+    # as Dense: float64 when x64 is on (resolved at init, so enabling x64 later is honoured)
+    return jax.dtypes.canonicalize_dtype(jnp.float64)
+
+
 __all__ = [
     "Activation",
     "Sigmoid",
@@ -128,7 +134,8 @@ def PReLU(init_alpha: float = 0.25) -> Layer:
     r"""Parametric ReLU with a learned slope per feature (He et al., 2015).
 
     :math:`y = x` for :math:`x \ge 0` and :math:`y = \alpha_j x` otherwise, where :math:`j`
-    indexes the last axis. Params: ``{"alpha": (d,)}`` filled with ``init_alpha`` (float32).
+    indexes the last axis. Params: ``{"alpha": (d,)}`` filled with ``init_alpha`` (float32, or
+    float64 under x64, as ``Dense``).
 
     Args:
       init_alpha: initial slope (He et al. use 0.25).
@@ -139,7 +146,7 @@ def PReLU(init_alpha: float = 0.25) -> Layer:
     def init(key, input_shape):
         del key
         d = _last_dim("PReLU", input_shape)
-        return tuple(input_shape), {"alpha": jnp.full((d,), init_alpha, jnp.float32)}, {}
+        return tuple(input_shape), {"alpha": jnp.full((d,), init_alpha, _param_dtype())}, {}
 
     def apply(params, state, x, *, key=None, train=False):
         del key, train
@@ -172,7 +179,8 @@ def Maxout(features: int, num_pieces: int, *, w_init="lecun_normal", b_init="zer
     def init(key, input_shape):
         d = _last_dim("Maxout", input_shape)
         k_w, k_b = jax.random.split(key)
-        params = {"w": w_fn(k_w, (d, width), jnp.float32), "b": b_fn(k_b, (width,), jnp.float32)}
+        dt = _param_dtype()
+        params = {"w": w_fn(k_w, (d, width), dt), "b": b_fn(k_b, (width,), dt)}
         return tuple(input_shape)[:-1] + (features,), params, {}
 
     def apply(params, state, x, *, key=None, train=False):

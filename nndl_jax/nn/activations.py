@@ -201,7 +201,8 @@ def hard_tanh_grad(x: jax.Array) -> jax.Array:
 def relu(x: jax.Array) -> jax.Array:
     r"""Rectified linear unit :math:`\max(x, 0)`."""
     x = _inexact(x)
-    return jnp.where(x > 0, x, 0.0).astype(x.dtype)
+    # x <= 0 rather than x > 0: NaN fails the test and passes through, as in jax.nn.relu
+    return jnp.where(x <= 0, 0.0, x).astype(x.dtype)
 
 
 def relu_grad(x: jax.Array) -> jax.Array:
@@ -354,9 +355,19 @@ def gelu(x: jax.Array, approximate: bool = False) -> jax.Array:
     _check_approximate(approximate)
     x = _inexact(x)
     if approximate:
-        u = _SQRT_2_OVER_PI * (x + _GELU_CUBIC * x**3)
-        return 0.5 * x * (1.0 + jnp.tanh(u))
+        return 0.5 * x * (1.0 + jnp.tanh(_gelu_tanh_argument(_gelu_clip(x))))
     return 0.5 * x * jax.lax.erfc(-x * _INV_SQRT_2)
+
+
+def _gelu_clip(x: jax.Array) -> jax.Array:
+    # Beyond |x| = 10, tanh(u) is exactly ±1 in every float type (u > 43), so clipping changes
+    # no value; it keeps x³ and x² from overflowing (float16 at |x| ≈ 40, float32 at ≈ 1e13),
+    # which would make the derivative 0 · inf = NaN, with jax.grad as with gelu_grad.
+    return jnp.clip(x, -10.0, 10.0)
+
+
+def _gelu_tanh_argument(x: jax.Array) -> jax.Array:
+    return _SQRT_2_OVER_PI * (x + _GELU_CUBIC * x**3)
 
 
 def gelu_grad(x: jax.Array, approximate: bool = False) -> jax.Array:
@@ -369,8 +380,9 @@ def gelu_grad(x: jax.Array, approximate: bool = False) -> jax.Array:
     _check_approximate(approximate)
     x = _inexact(x)
     if approximate:
-        t = jnp.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x**3))
-        du = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_CUBIC * x**2)
+        xc = _gelu_clip(x)
+        t = jnp.tanh(_gelu_tanh_argument(xc))
+        du = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_CUBIC * xc**2)
         return 0.5 * (1.0 + t) + 0.5 * x * ((1.0 - t) * (1.0 + t)) * du
     # exp(-z^2) rather than exp(-x^2/2): the same value, in the form XLA's erfc(z) evaluates
     # for |z| > 1 anyway, so the compiler can share the exponential

@@ -21,13 +21,19 @@ def _split(key, n):
     return [None] * n if key is None else list(jax.random.split(key, n))
 
 
-def serial(*layers: Layer) -> Layer:
-    """Compose layers left to right: ``serial(f, g)(x) = g(f(x))``."""
+def _check_layers(combinator: str, layers: tuple) -> None:
     if not layers:
-        raise ValueError("serial needs at least one layer")
+        raise ValueError(f"{combinator} needs at least one layer")
     for i, layer in enumerate(layers):
         if not isinstance(layer, Layer):
-            raise TypeError(f"serial: argument {i} is not a Layer, got {type(layer).__name__}")
+            raise TypeError(
+                f"{combinator}: argument {i} is not a Layer, got {type(layer).__name__}: {layer!r}"
+            )
+
+
+def serial(*layers: Layer) -> Layer:
+    """Compose layers left to right: ``serial(f, g)(x) = g(f(x))``."""
+    _check_layers("serial", layers)
 
     def init(key, input_shape):
         params, states = [], []
@@ -51,8 +57,7 @@ def serial(*layers: Layer) -> Layer:
 
 def parallel(*layers: Layer) -> Layer:
     """Apply layer i to input i of a tuple; returns a tuple (stax's ``parallel``)."""
-    if not layers:
-        raise ValueError("parallel needs at least one layer")
+    _check_layers("parallel", layers)
 
     def init(key, input_shape):
         if len(input_shape) != len(layers):
@@ -89,6 +94,9 @@ def residual(*layers: Layer, shortcut: Layer | None = None) -> Layer:
     The shortcut is the identity unless given (e.g. a Dense projection when widths differ).
     Params and state are ``{"body": ..., "shortcut": ...}``.
     """
+    _check_layers("residual", layers)
+    if shortcut is not None and not isinstance(shortcut, Layer):
+        raise TypeError(f"residual: shortcut is not a Layer, got {type(shortcut).__name__}")
     body = serial(*layers)
     skip = shortcut if shortcut is not None else Identity()
 
@@ -132,7 +140,8 @@ def _flatten_shape(shape):
 
 def Flatten() -> Layer:
     """Flatten every axis but the first (the batch): ``(n, a, b, ...) -> (n, a*b*...)``."""
-    return stateless(lambda x: jnp.reshape(x, (x.shape[0], -1)), _flatten_shape)
+    # the product, not -1: an empty batch has no size to infer -1 from
+    return stateless(lambda x: jnp.reshape(x, (x.shape[0], math.prod(x.shape[1:]))), _flatten_shape)
 
 
 def _check_len(name, params, state, n):

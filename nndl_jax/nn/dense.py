@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from nndl_jax.nn._layer import Layer
 
@@ -55,7 +56,7 @@ def Dense(
     """
     from nndl_jax.nn.initializers import get as get_initializer
 
-    if isinstance(features, bool) or not isinstance(features, int) or features <= 0:
+    if isinstance(features, bool) or not isinstance(features, (int, np.integer)) or features <= 0:
         raise ValueError(f"features must be a positive integer, got {features!r}")
     w_fn, b_fn = get_initializer(w_init), get_initializer(b_init)
     param_dtype = jnp.dtype(dtype) if dtype is not None else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from nndl_jax._validate import check_fraction
+from nndl_jax._validate import check_fraction, is_traced
 from nndl_jax.nn._layer import Layer
 
 __all__ = ["dropout", "Dropout"]
@@ -26,24 +26,34 @@ def dropout(
     PyTorch; stax's ``Dropout`` takes the keep rate instead).
 
     Args:
-      x: inputs.
-      rate: drop probability in [0, 1]. ``rate=0`` or ``train=False`` is the identity;
-        ``rate=1`` returns zeros.
+      x: inputs (integers are promoted to the default float dtype, since the kept units are
+        scaled by 1/(1-rate)).
+      rate: drop probability in [0, 1] (a number, a 0-d array, or a traced value under jit).
+        ``rate=0`` or ``train=False`` is the identity; ``rate=1`` returns zeros.
       key: PRNG key, required when ``train`` and ``0 < rate < 1``.
       broadcast_dims: axes along which one mask value is shared (e.g. the time axis for the
         variational dropout of recurrent networks: one mask per sequence).
     """
-    if not (isinstance(rate, (int, float)) and 0.0 <= rate <= 1.0):
-        raise ValueError(f"rate must be in [0, 1], got {rate!r}")
-    if not train or rate == 0.0:
+    rate = check_fraction("rate", rate, high_open=False)
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.inexact):
+        x = x.astype(jnp.result_type(float))
+    traced = is_traced(rate)
+    if not train or (not traced and rate == 0.0):
         return x
-    if rate == 1.0:
+    if not traced and rate == 1.0:
         return jnp.zeros_like(x)
     if key is None:
         raise ValueError("dropout in training mode needs a PRNG key: pass key=jax.random.key(...)")
-    mask_shape = tuple(
-        1 if i in {d % x.ndim for d in broadcast_dims} else n for i, n in enumerate(x.shape)
-    )
+    shared = set()
+    for d in broadcast_dims:
+        if isinstance(d, bool) or not isinstance(d, int) or not -x.ndim <= d < x.ndim:
+            raise ValueError(
+                f"broadcast_dims must hold axes of x in [{-x.ndim}, {x.ndim}) for x of shape "
+                f"{x.shape}, got {tuple(broadcast_dims)!r}"
+            )
+        shared.add(d % x.ndim)
+    mask_shape = tuple(1 if i in shared else n for i, n in enumerate(x.shape))
     keep = jax.random.bernoulli(key, 1.0 - rate, mask_shape)
     return jnp.where(keep, x / (1.0 - rate), jnp.zeros((), x.dtype)).astype(x.dtype)
 
@@ -58,7 +68,7 @@ def Dropout(rate: float, *, broadcast_dims: tuple[int, ...] = ()) -> Layer:
 
     def apply(params, state, x, *, key=None, train=False):
         del params
-        if train and rate > 0 and key is None:
+        if train and (is_traced(rate) or rate > 0) and key is None:
             raise ValueError(
                 "Dropout in training mode needs a PRNG key: call apply(..., key=key, train=True)"
             )

@@ -48,6 +48,7 @@ from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from nndl_jax._validate import check_positive, lookup
 
@@ -202,7 +203,10 @@ def ones(key: jax.Array, shape: Sequence[int], dtype=jnp.float32) -> jax.Array:
 
 def constant(value: float) -> Initializer:
     """Initializer filling every entry with ``value`` (e.g. ``constant(0.25)`` for PReLU)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, complex)) and jnp.ndim(value):
+    is_number = isinstance(value, (int, float, complex, np.number)) or (
+        isinstance(value, (np.ndarray, jax.Array)) and jnp.ndim(value) == 0
+    )
+    if isinstance(value, (bool, np.bool_)) or not is_number:
         raise TypeError(f"constant: value must be a scalar number, got {value!r}")
 
     def init(key: jax.Array, shape: Sequence[int], dtype=jnp.float32) -> jax.Array:
