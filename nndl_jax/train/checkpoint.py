@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -24,9 +25,16 @@ def _to_storable(tree):
 
 
 def _from_storable(stored, like):
-    return jax.tree.map(
-        lambda s, x: jax.random.wrap_key_data(s) if _is_typed_key(x) else s, stored, like
-    )
+    def leaf(s, x):
+        if _is_typed_key(x):
+            return jax.random.wrap_key_data(jnp.asarray(s), impl=jax.random.key_impl(x))
+        if isinstance(x, jax.Array):
+            return jnp.asarray(s)
+        # NumPy arrays and Python numbers stay NumPy, in their own dtype: a float64 best value
+        # made float32 by jnp.asarray would compare differently after a resume
+        return np.asarray(s)
+
+    return jax.tree.map(leaf, stored, like)
 
 
 class Checkpointer:
@@ -55,7 +63,18 @@ class Checkpointer:
         )
 
     def save(self, step: int, tree: Any) -> None:
-        """Write ``tree`` as checkpoint ``step`` and wait until it is complete on disk."""
+        """Write ``tree`` as checkpoint ``step`` and wait until it is complete on disk.
+
+        Raises:
+          ValueError: ``step`` is not after the latest checkpoint (orbax would skip it
+            silently).
+        """
+        latest = self.latest_step()
+        if latest is not None and int(step) <= latest:
+            raise ValueError(
+                f"checkpoint step must be greater than the latest one ({latest}) in "
+                f"{self.directory}, got {step}"
+            )
         self._manager.save(int(step), args=self._ocp.args.StandardSave(_to_storable(tree)))
         self._manager.wait_until_finished()
 
@@ -72,7 +91,17 @@ class Checkpointer:
         template = _to_storable(like)
         abstract = jax.tree.map(lambda x: np.zeros(np.shape(x), np.asarray(x).dtype), template)
         stored = self._manager.restore(step, args=self._ocp.args.StandardRestore(abstract))
-        return _from_storable(jax.tree.map(jax.numpy.asarray, stored), like)
+        # orbax restores the stored shapes whatever the template says: a checkpoint of another
+        # model must not be taken for this one
+        paths = jax.tree_util.tree_flatten_with_path(template)[0]
+        for (path, want), got in zip(paths, jax.tree.leaves(stored), strict=True):
+            if np.shape(got) != np.shape(want):
+                raise ValueError(
+                    f"checkpoint {step} in {self.directory} does not match the template: "
+                    f"{jax.tree_util.keystr(path)} has shape {np.shape(got)} there, "
+                    f"{np.shape(want)} here (a different model or data?)"
+                )
+        return _from_storable(stored, like)
 
     def restore_latest(self, like: Any) -> tuple[int, Any] | tuple[None, None]:
         """``(step, tree)`` of the newest complete checkpoint, or ``(None, None)`` if none."""

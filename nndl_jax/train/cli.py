@@ -128,6 +128,11 @@ def _run(args) -> tuple[int, dict[str, Any]]:
     optimizer = make_optimizer(args.optimizer, args.lr)
     if args.resume and not args.out:
         raise ValueError("--resume needs --out DIR, the folder of the run to continue")
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ValueError(f"--out must be a directory, but {args.out!r} is a file")
+    for flag, seed in (("--seed", args.seed), ("--split-seed", args.split_seed)):
+        if seed < 0:
+            raise ValueError(f"{flag} must be a non-negative integer, got {seed}")
     ds = data.load(args.dataset, seed=args.split_seed, standardize=_scaling(args.scaling, True))
     scaling = _scaling(args.scaling, ds.image_shape is not None)
     if scaling != ds.scaling:
@@ -255,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         status, summary = _run(args)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OSError) as exc:  # OSError: --out cannot be written
         print(f"nndl-jax train: error: {exc}", file=sys.stderr)
         return 2
     if args.json:

@@ -44,10 +44,13 @@ import numpy as np
 
 from nndl_jax import losses as _losses, optim
 from nndl_jax._validate import (
+    as_real,
     check_fraction,
+    check_labels_in_range,
     check_non_negative,
     check_positive,
     check_positive_int,
+    is_traced,
     lookup,
     unknown_name,
 )
@@ -233,9 +236,10 @@ def _split_data(data: Any, num_classes: int | None):
 def _check_finite_option(name: str, value: Any) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    number = as_real(value)
+    if number is None or is_traced(number) or not math.isfinite(number):
         raise ValueError(f"{name} must be a finite number or None, got {value!r}")
-    return float(value)
+    return number
 
 
 @jax.jit
@@ -249,18 +253,29 @@ def _all_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack(flags)) if flags else jnp.asarray(True)
 
 
-def _check_params_like(params: Any, like: Any) -> None:
+def _check_params_like(params: Any, like: Any, name: str = "params") -> None:
     if jax.tree.structure(params) != jax.tree.structure(like):
         raise TypeError(
-            f"params must have the structure of the model's params: got "
+            f"{name} must have the structure of the model's {name}: got "
             f"{jax.tree.structure(params)}, expected {jax.tree.structure(like)}"
         )
     for got, want in zip(jax.tree.leaves(params), jax.tree.leaves(like), strict=True):
         if jnp.shape(got) != jnp.shape(want):
             raise ValueError(
-                f"params do not match the model: a leaf has shape {jnp.shape(got)} where the "
+                f"{name} do not match the model: a leaf has shape {jnp.shape(got)} where the "
                 f"model has {jnp.shape(want)}"
             )
+
+
+def _check_key(key: Any) -> None:
+    is_key = isinstance(key, jax.Array) and (
+        jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+        or (key.dtype == jnp.uint32 and key.shape == (2,))
+    )
+    if not is_key:
+        raise TypeError(
+            f"key must be a PRNG key such as jax.random.key(0), got {type(key).__name__}: {key!r}"
+        )
 
 
 def fit(
@@ -374,8 +389,7 @@ def fit(
     epochs = check_positive_int("epochs", epochs)
     batch_size = check_positive_int("batch_size", batch_size)
     _, padding = epoch_plan(int(x_train.shape[0]), batch_size, drop_last=drop_last)
-    if isinstance(unroll, bool) or not isinstance(unroll, int) or unroll < 1:
-        raise ValueError(f"unroll must be a positive integer, got {unroll!r}")
+    unroll = check_positive_int("unroll", unroll)
     if patience is not None:
         patience = check_positive_int("patience", patience)
     min_delta = check_non_negative("min_delta", min_delta)
@@ -435,6 +449,8 @@ def fit(
         raise ValueError("resume=True needs a checkpoint_dir to resume from")
 
     # ---- initial state
+    if key is not None:
+        _check_key(key)
     key = jax.random.key(seed) if key is None else key
     k_init, k_train = jax.random.split(key)
     _, init_params, init_state = model.init(k_init, (-1, *x_train.shape[1:]))
@@ -442,6 +458,7 @@ def fit(
         _check_params_like(params, init_params)
         init_params = params
     if model_state is not None:
+        _check_params_like(model_state, init_state, "model_state")
         init_state = model_state
     state = TrainState(init_params, init_state, optimizer.init(init_params))
     best = {"params": init_params, "model_state": init_state}
@@ -481,7 +498,7 @@ def fit(
         epoch_fn = _cached_epoch(**epoch_config)
     else:
         epoch_fn = _build_epoch(**epoch_config, penalty_mask=penalty_mask, decay_mask=decay_mask)
-    evaluate_fn = _evaluator(model.apply, loss, num_classes)
+    evaluate_fn = _evaluator_for(model.apply, loss, num_classes)
 
     reason, message = _stop_reason(run, epochs, patience, threshold, monitor, history)
     bar = _progress_bar(progress, epochs, run["epoch"])
@@ -694,6 +711,13 @@ def _evaluator(apply_fn, loss, num_classes):
     return make_evaluate(apply_fn, loss_fn=make_loss(loss), num_classes=num_classes)
 
 
+def _evaluator_for(apply_fn, loss, num_classes):
+    """The cached evaluator, or a fresh one for a loss that cannot be a cache key."""
+    if _hashable({"apply_fn": apply_fn, "loss": loss}):
+        return _evaluator(apply_fn, loss, num_classes)
+    return make_evaluate(apply_fn, loss_fn=make_loss(loss), num_classes=num_classes)
+
+
 def evaluate(
     model: Layer,
     params: Any,
@@ -711,7 +735,8 @@ def evaluate(
     """
     x, y = _as_xy("split", split)
     num_classes = check_positive_int("num_classes", num_classes)
-    stats = _evaluator(model.apply, loss, num_classes)(params, model_state, x, y)
+    check_labels_in_range("split labels", y, num_classes)
+    stats = _evaluator_for(model.apply, loss, num_classes)(params, model_state, x, y)
     result: dict[str, Any] = _history.summarize(stats.loss_sum, stats.count, stats.confusion)
     result["confusion"] = np.asarray(stats.confusion)
     return result

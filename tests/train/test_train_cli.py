@@ -72,6 +72,8 @@ def test_digits_with_out_json_and_resume(tmp_path, capsys):
         (["--hidden", "0"], "hidden widths must be positive integers"),
         (["--augment"], "--augment needs an image data set"),
         (["--resume"], "--resume needs --out DIR"),
+        (["--split-seed", "-1"], "--split-seed must be a non-negative integer, got -1"),
+        (["--out", __file__], "--out must be a directory, but .* is a file"),
     ],
 )
 def test_bad_input_is_reported_with_status_2(args, match, capsys):
