@@ -23,6 +23,7 @@ import time
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 #: Buffer lengths (float32 elements): 128 MiB per buffer in the full run, 32 MiB in quick mode;
 #: both well beyond the last-level cache of the machines we run on.
@@ -48,7 +49,7 @@ class Triad:
     """
 
     def __init__(self, n: int = FULL_SIZE, dtype=jnp.float32):
-        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         self.n = n
         self.bytes_per_call = 3 * n * jnp.dtype(dtype).itemsize

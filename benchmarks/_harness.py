@@ -148,6 +148,11 @@ def compare(
       A dict with ``ours_ms``/``peer_ms`` (median, min, max), ``ratio`` (median of per-pair
       ratios ours/peer: below 1 means we are faster), compile seconds and any ``extra`` fields.
     """
+    if min(repeats, number) < 1 or warmup < 0:
+        raise ValueError(
+            f"repeats and number must be >= 1 and warmup >= 0, got repeats={repeats}, "
+            f"number={number}, warmup={warmup}"
+        )
     peer_args = args if peer_args is None else peer_args
     compile_ours = compile_peer = None
     if jit:

@@ -560,8 +560,10 @@ def _parse_tree(text: str) -> tuple[int, int]:
     try:
         leaves, size = (int(t) for t in text.lower().split("x"))
     except ValueError:
-        message = f"a tree is LEAVESxSIZE, e.g. 2000x512; got {text!r}"
-        raise argparse.ArgumentTypeError(message) from None
+        leaves = size = 0
+    if leaves < 1 or size < 1:
+        message = f"a tree is LEAVESxSIZE with both > 0, e.g. 2000x512; got {text!r}"
+        raise argparse.ArgumentTypeError(message)
     return leaves, size
 
 
@@ -574,6 +576,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", help="write the rows and the environment as JSON here")
     args = parser.parse_args(argv)
+    unknown = [c for c in args.only.split(",") if c and c not in CASES]
+    if unknown:
+        parser.error(f"--only: unknown case(s) {', '.join(unknown)}; known: {', '.join(CASES)}")
     rows = run([c for c in args.only.split(",") if c], quick=args.quick, trees=args.trees)
     if args.out:
         out = Path(args.out)

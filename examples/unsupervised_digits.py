@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> list[Path]:
     parser.add_argument("--quick", action="store_true", help="short run (a few seconds)")
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed")
     args = parser.parse_args(argv)
+    if args.seed < 0:
+        parser.error(f"--seed must be >= 0, got {args.seed}")
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from nndl_jax._json import jsonable
 from nndl_jax.experiments._registry import format_table
 
 
@@ -41,6 +42,8 @@ def _cmd_verify(args) -> int:
         jax.config.update("jax_enable_x64", True)
     from nndl_jax import verify
 
+    if args.json and not _writable_file("--json", args.json):
+        return 2
     selected = verify.checks(args.only)
     if not selected:
         print(f"no verification check matches {args.only!r}", file=sys.stderr)
@@ -81,7 +84,8 @@ def _cmd_verify(args) -> int:
     if args.json:
         records = [
             {"component": r.check.name, "reference": r.check.reference, "tier": r.check.tier,
-             "error": r.error, "tolerance": r.tolerance, "passed": r.passed, "seconds": r.seconds}
+             "error": r.error, "tolerance": r.tolerance, "passed": r.passed, "seconds": r.seconds,
+             "message": r.message or None}
             for r in results
         ]  # fmt: skip
         summary = {
@@ -90,7 +94,7 @@ def _cmd_verify(args) -> int:
             "backend": jax.default_backend(),
             "checks": records,
         }
-        Path(args.json).write_text(json.dumps(summary, indent=2))
+        Path(args.json).write_text(json.dumps(jsonable(summary), indent=2))
     return 1 if failed else 0
 
 
@@ -106,13 +110,25 @@ _BENCH_COLUMNS = (
 )
 
 
+def _writable_file(option: str, path: str) -> bool:
+    """Check an output file's path before the work that fills it; create its folder."""
+    target = Path(path)
+    if target.is_dir():
+        print(f"{option} must name a file, but {path!r} is a folder", file=sys.stderr)
+        return False
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"{option}: cannot create the folder of {path!r}: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def _cmd_bench(args) -> int:
+    import traceback
+
     from nndl_jax import benchmarks
 
-    if args.list:
-        for c in benchmarks.cases():
-            print(f"{c.suite}  {c.name}")
-        return 0
     try:
         cases = benchmarks.cases(args.suites)
     except ValueError as exc:
@@ -123,12 +139,27 @@ def _cmd_bench(args) -> int:
         if not cases:
             print(f"no benchmark case matches {args.case!r}", file=sys.stderr)
             return 2
+    if args.list:
+        for c in cases:
+            print(f"{c.suite}  {c.name}")
+        return 0
+    if args.out and not _writable_file("--out", args.out):
+        return 2
     env = benchmarks.environment()
     print("environment: " + ", ".join(f"{k}={v}" for k, v in env.items()))
-    all_rows = []
+    all_rows, failed = [], []
     for c in cases:
         print(f"\n[{c.suite}] {c.name} ...", flush=True)
-        rows = [{"suite": c.suite, "case": c.name, **row} for row in c.fn(quick=args.quick)]
+        try:
+            rows = [{"suite": c.suite, "case": c.name, **row} for row in c.fn(quick=args.quick)]
+        except Exception as exc:  # one broken case must not lose the others' rows
+            failed.append(f"{c.suite}/{c.name}")
+            all_rows.append(
+                {"suite": c.suite, "case": c.name, "error": f"{type(exc).__name__}: {exc}"}
+            )
+            print(f"FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
+            traceback.print_exc()
+            continue
         all_rows.extend(rows)
         extra = sorted(
             {k for row in rows for k in row}
@@ -139,15 +170,12 @@ def _cmd_bench(args) -> int:
         table = [[_fmt(row.get(k)) for k in header] for row in rows]
         print(format_table(header, table))
     if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(
-            json.dumps(
-                {"environment": env, "quick": args.quick, "rows": all_rows}, indent=2, default=str
-            )
-        )
-        print(f"\nwrote {out}")
-    return 0
+        report = {"environment": env, "quick": args.quick, "rows": all_rows}
+        Path(args.out).write_text(json.dumps(jsonable(report), indent=2, default=str))
+        print(f"\nwrote {args.out}")
+    if failed:
+        print(f"\n{len(failed)} case(s) failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _fmt(value) -> str:

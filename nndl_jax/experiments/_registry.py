@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nndl_jax._json import jsonable
+
 
 def format_table(header: list[Any], rows: list[list[Any]]) -> str:
     """Plain-text table: columns padded to their widest cell, a rule under the header."""
@@ -118,14 +120,18 @@ def run_tour(
     from nndl_jax.experiments._report import write_report
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ctx = Context(out, quick=quick, seed=seed)
-    sections = []
     selected = experiments(pattern)
     if not selected:
         raise ValueError(
             f"no experiment matches {pattern!r}; known: {', '.join(e.name for e in experiments())}"
         )
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"the report folder {str(out)!r} is a file, not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = Context(out, quick=quick, seed=seed)
+    sections = []
     for exp in selected:
         if progress:
             progress(exp)
@@ -142,5 +148,5 @@ def run_tour(
     results = {
         s.title: {"seconds": s.seconds, "metrics": s.metrics, "error": s.error} for s in sections
     }
-    (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
+    (out / "results.json").write_text(json.dumps(jsonable(results), indent=2, default=float))
     return html, sections

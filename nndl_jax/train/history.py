@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from nndl_jax._json import jsonable
+
 __all__ = [
     "SCORES",
     "scores_from_confusion",
@@ -127,19 +129,6 @@ def write_csv(history: Sequence[dict[str, Any]], path: str | Path) -> Path:
         writer.writerows(history)
     os.replace(tmp, path)
     return path
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` with NumPy scalars made Python numbers and non-finite floats made None."""
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 def plot_curves(

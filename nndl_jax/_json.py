@@ -1,0 +1,27 @@
+"""JSON that strict parsers accept: NumPy scalars as Python numbers, NaN and Inf as null."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with NumPy scalars made Python numbers and non-finite floats made None.
+
+    ``json.dumps`` writes NaN as a bare ``NaN``, which is not JSON; reports and results files
+    pass through here first.
+    """
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    return value
