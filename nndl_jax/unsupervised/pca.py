@@ -30,8 +30,8 @@ value is positive.
 >>> from nndl_jax.unsupervised import pca
 >>> X = jnp.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
 >>> model = pca.fit(X, 1)
->>> model.components.round(4).tolist()
-[[0.7071, 0.7071]]
+>>> [round(float(v), 4) for v in model.components[0]]
+[0.7071, 0.7071]
 """
 
 from __future__ import annotations
