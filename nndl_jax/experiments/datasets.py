@@ -24,7 +24,7 @@ of MAML (Finn et al., 2017), one amplitude and phase per task. Minibatches are c
 too: one random permutation per epoch, equal batches, the last one padded and masked."""
 
 
-def _table(datasets) -> Table:
+def _table(datasets, seed: int) -> Table:
     rows = []
     for ds in datasets:
         y = np.concatenate([np.asarray(s.y) for s in ds.splits().values()])
@@ -33,7 +33,7 @@ def _table(datasets) -> Table:
         balance = "/".join(str(c) for c in counts)
         rows.append([ds.name, len(y), ds.num_features, ds.num_classes, *sizes, balance])
     header = ["data set", "samples", "features", "classes", "train", "val", "test", "per class"]
-    return Table("Bundled data sets (seed 0, 15% validation, 15% test)", header, rows)
+    return Table(f"Bundled data sets (split seed {seed}, 15% validation, 15% test)", header, rows)
 
 
 def _digits_figure(ds, per_class: int = 3):
@@ -65,7 +65,9 @@ def _tasks_figure(key):
     x, y = (np.asarray(a) for a in data.two_moons(k_moons, 400, noise=0.1))
     for label, color in ((0, "tab:blue"), (1, "tab:orange")):
         ax_moons.scatter(*x[y == label].T, s=8, color=color, label=f"class {label}")
-    ax_moons.set(title="two moons (n=400, noise=0.1)", aspect="equal")
+    ax_moons.set(
+        title="two moons (n=400, noise=0.1)", aspect="equal", xlabel="$x_1$", ylabel="$x_2$"
+    )
     ax_moons.legend(fontsize=8)
 
     T = 50
@@ -74,8 +76,10 @@ def _tasks_figure(key):
     ax_add.plot(steps, x[0, :, 0], color="tab:gray", lw=1, label="value $v_t$")
     marked = x[0, :, 1] == 1
     ax_add.scatter(steps[marked], x[0, marked, 0], color="tab:red", zorder=3, label="marked")
-    ax_add.axvline(T // 2 - 0.5, color="k", ls=":", lw=1)
-    ax_add.set(title=f"adding problem (T={T}): target = {y[0]:.3f}", xlabel="step t")
+    ax_add.axvline(T // 2 - 0.5, color="k", ls=":", lw=1, label="T/2: one mark on each side")
+    ax_add.set(
+        title=f"adding problem (T={T}): target = {y[0]:.3f}", xlabel="step t", ylabel="value $v_t$"
+    )
     ax_add.legend(fontsize=8)
 
     tasks = data.sinusoid_tasks(k_sin, 4, 10)
@@ -86,7 +90,7 @@ def _tasks_figure(key):
         ax_sin.scatter(
             np.asarray(tasks.x[i, :, 0]), np.asarray(tasks.y[i, :, 0]), s=10, color=line.get_color()
         )
-    ax_sin.set(title="sinusoid tasks: 10 points each", xlabel="x")
+    ax_sin.set(title="sinusoid tasks: 10 points each", xlabel="x", ylabel="y = A sin(x - φ)")
     fig.tight_layout()
     return fig
 
@@ -96,7 +100,7 @@ def datasets(ctx: Context) -> Section:
     from nndl_jax import data
 
     loaded = [data.load(name, seed=ctx.seed) for name in data.names()]
-    table = _table(loaded)
+    table = _table(loaded, ctx.seed)
     digits = next(ds for ds in loaded if ds.name == "digits")
     key = jax.random.key(ctx.seed)
     k_tasks, k_sum = jax.random.split(key)

@@ -410,8 +410,12 @@ validation accuracy in a pilot run; a method that does not help here may help wi
 strength, another optimizer, or a larger model.{small_note}{geometry_note}"""
 
 
-def _verdict(summary) -> str:
-    """Sort the methods by whether their Δ test clears their threshold, in words."""
+def _verdict(summary, n_seeds: int) -> str:
+    """Sort the methods by whether their Δ test clears their threshold, in words.
+
+    With one seed the threshold covers only the sampling of the test split, not the variation
+    from one training run to the next, so the words say "in this run", not "clearly".
+    """
     helped, hurt, neutral = [], [], []
     for name, entry in summary.items():
         if name == "none":
@@ -424,6 +428,22 @@ def _verdict(summary) -> str:
             hurt.append(phrase)
         else:
             neutral.append(phrase)
+    if n_seeds == 1:
+        parts = [
+            f"Above the threshold in this one run: {', '.join(helped)}."
+            if helped
+            else "No method cleared the threshold in this run."
+        ]
+        if neutral:
+            parts.append(f"Within it: {', '.join(neutral)}.")
+        if hurt:
+            parts.append(f"Below it: {', '.join(hurt)}.")
+        parts.append(
+            "One seed cannot tell a method's effect from the run-to-run variation of training "
+            "(initialization, batch order, split), which the threshold leaves out; several seeds "
+            "(the full tour) can."
+        )
+        return " ".join(parts)
     parts = [
         f"Clearly improved test accuracy: {', '.join(helped)}."
         if helped
@@ -583,7 +603,7 @@ def regularization_section(
         norm_none=none["weight_norm"],
         norm_list=norm_list,
         rule=rule,
-        verdict=_verdict(summary),
+        verdict=_verdict(summary, len(seeds)),
         geometry_note=geometry_note,
     )
     figure = ctx.savefig(_figure(results, summary, epochs), "regularization")
