@@ -232,8 +232,15 @@ def _prelu_finite():
 def _maxout_inputs():
     dtype = verify.float_dtype()
     x = jnp.asarray(3.0 * np.random.default_rng(1).standard_normal((8, 12)), dtype)
-    # a row with exact ties and extremes: the gradient must split evenly among tied maxima
-    special = jnp.asarray([[1.0, 1.0, 0.0, 2.0, 2.0, 2.0, -1e4, 1e4, 5.0, 0.0, 0.0, 0.0]], dtype)
+    # rows with exact ties (first, last, two or all three pieces) and extremes: the gradient
+    # must split evenly among tied maxima
+    special = jnp.asarray(
+        [
+            [1.0, 1.0, 0.0, 2.0, 2.0, 2.0, -1e4, 1e4, 5.0, 0.0, 0.0, 0.0],
+            [-1.0, 3.0, 3.0, 1e4, -2.0, 1e4, -1e4, -1e4, -1e4, 7.0, 0.0, 7.0],
+        ],
+        dtype,
+    )
     return jnp.concatenate([x, special]), 3
 
 
@@ -254,15 +261,25 @@ def _maxout_forward():
 
 @verify.check(
     "activations.maxout.derivative",
-    reference="jax.vjp of ours (jnp.max splits ties evenly)",
+    reference="jax.vjp of jnp.max over (units, pieces) groups (splits ties evenly)",
     tol=1e-6,
     tol_x64=1e-13,
 )
 def _maxout_derivative():
+    # the reference is written here, independently of act.maxout: consecutive features form a
+    # group, so (batch, units * p) reshapes to (batch, units, p); jnp.max's vjp shares the
+    # gradient evenly among tied maxima, the rule maxout_grad documents. Both our analytic
+    # gradient and jax.vjp of our forward must match it (the larger error is reported).
     x, p = _maxout_inputs()
-    g = jnp.asarray(
-        np.random.default_rng(2).standard_normal((x.shape[0], x.shape[1] // p)), x.dtype
+    units = x.shape[1] // p
+    g = jnp.asarray(np.random.default_rng(2).standard_normal((x.shape[0], units)), x.dtype)
+
+    def vjp(f, v, cotangent):
+        return jax.vjp(f, v)[1](cotangent)[0]
+
+    expected = vjp(lambda v: jnp.max(v.reshape(v.shape[0], units, p), axis=-1), x, g)
+    return max(
+        verify.max_abs_diff(act.maxout_grad(x, g, p), expected),
+        verify.max_abs_diff(act.maxout_grad(x.T, g.T, p, axis=0), expected.T),
+        verify.max_abs_diff(vjp(lambda v: act.maxout(v, p), x, g), expected),
     )
-    _, vjp = jax.vjp(lambda v: act.maxout(v, p), x)
-    (expected,) = vjp(g)
-    return verify.max_abs_diff(act.maxout_grad(x, g, p), expected)
