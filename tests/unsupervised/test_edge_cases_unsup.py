@@ -12,7 +12,9 @@ from nndl_jax.unsupervised import gmm, kde, kmeans, linear_coding, pca, sparse_c
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(40, 3))
-BLOBS = np.r_[RNG.normal(size=(20, 2)), RNG.normal(size=(20, 2)) + 20, RNG.normal(size=(20, 2)) - 20]
+BLOBS = np.r_[
+    RNG.normal(size=(20, 2)), RNG.normal(size=(20, 2)) + 20, RNG.normal(size=(20, 2)) - 20
+]
 
 
 @pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16])

@@ -83,8 +83,15 @@ def test_float64_under_x64():
 
 
 def test_integer_input_is_promoted():
-    model = pca.fit(np.round(X).astype(np.int32), 2)
+    X_int = np.round(X).astype(np.int32)
+    model = pca.fit(X_int, 2)
     assert jnp.issubdtype(model.components.dtype, jnp.floating)
+    # The same fit as on the float conversion of the same integers, and the right values.
+    expected = pca.fit(jnp.asarray(X_int, model.components.dtype), 2)
+    for got, want in zip(jax.tree.leaves(model), jax.tree.leaves(expected), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    values, _, _ = _reference(X_int.astype(np.float64), 2)
+    np.testing.assert_allclose(model.explained_variance, values, rtol=1e-5, atol=0)
 
 
 @pytest.mark.parametrize(
