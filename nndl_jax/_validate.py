@@ -125,3 +125,22 @@ def as_real(value: Any) -> Any:
 
 def is_traced(value: Any) -> bool:
     return isinstance(value, jax.core.Tracer)
+
+
+def check_key(key: Any) -> None:
+    """A PRNG key: a typed key array or a raw ``uint32[2]`` key."""
+    if is_traced(key):
+        return
+    try:
+        arr = jnp.asarray(key) if not isinstance(key, jax.Array) else key
+    except TypeError:
+        raise TypeError(
+            f"key must be a PRNG key such as jax.random.key(0), got {type(key).__name__}"
+        ) from None
+    typed = jnp.issubdtype(arr.dtype, jax.dtypes.prng_key)
+    raw = arr.dtype == jnp.uint32 and arr.shape == (2,)
+    if not (typed and arr.shape == ()) and not raw:
+        raise TypeError(
+            "key must be a PRNG key such as jax.random.key(0) or jax.random.PRNGKey(0), got "
+            f"an array of dtype {arr.dtype} and shape {tuple(arr.shape)}"
+        )

@@ -46,6 +46,7 @@ from nndl_jax import losses as _losses, optim
 from nndl_jax._validate import (
     as_real,
     check_fraction,
+    check_key,
     check_labels_in_range,
     check_non_negative,
     check_positive,
@@ -267,17 +268,6 @@ def _check_params_like(params: Any, like: Any, name: str = "params") -> None:
             )
 
 
-def _check_key(key: Any) -> None:
-    is_key = isinstance(key, jax.Array) and (
-        jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
-        or (key.dtype == jnp.uint32 and key.shape == (2,))
-    )
-    if not is_key:
-        raise TypeError(
-            f"key must be a PRNG key such as jax.random.key(0), got {type(key).__name__}: {key!r}"
-        )
-
-
 def fit(
     model: Layer,
     data: Any,
@@ -450,7 +440,7 @@ def fit(
 
     # ---- initial state
     if key is not None:
-        _check_key(key)
+        check_key(key)
     key = jax.random.key(seed) if key is None else key
     k_init, k_train = jax.random.split(key)
     _, init_params, init_state = model.init(k_init, (-1, *x_train.shape[1:]))

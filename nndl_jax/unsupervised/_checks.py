@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl_jax._validate import check_positive_int
+from nndl_jax._validate import check_key as check_key, check_positive_int
 
 
 def is_tracer(x: Any) -> bool:
@@ -104,17 +104,3 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
     return value
-
-
-def check_key(key: Any) -> None:
-    """A PRNG key: a typed key array or a raw ``uint32[2]`` key."""
-    if is_tracer(key):
-        return
-    arr = jnp.asarray(key) if not isinstance(key, jax.Array) else key
-    typed = jnp.issubdtype(arr.dtype, jax.dtypes.prng_key)
-    raw = arr.dtype == jnp.uint32 and arr.shape == (2,)
-    if not (typed and arr.shape == ()) and not raw:
-        raise TypeError(
-            "key must be a PRNG key such as jax.random.key(0) or jax.random.PRNGKey(0), got "
-            f"an array of dtype {arr.dtype} and shape {tuple(arr.shape)}"
-        )
