@@ -144,3 +144,14 @@ def check_key(key: Any) -> None:
             "key must be a PRNG key such as jax.random.key(0) or jax.random.PRNGKey(0), got "
             f"an array of dtype {arr.dtype} and shape {tuple(arr.shape)}"
         )
+
+
+@jax.jit
+def all_finite(tree: Any) -> jax.Array:
+    """Whether every floating leaf of ``tree`` is finite, in one compiled call per structure."""
+    flags = [
+        jnp.all(jnp.isfinite(leaf))
+        for leaf in jax.tree.leaves(tree)
+        if jnp.issubdtype(leaf.dtype, jnp.inexact)
+    ]
+    return jnp.all(jnp.stack(flags)) if flags else jnp.asarray(True)

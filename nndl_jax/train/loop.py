@@ -44,6 +44,7 @@ import numpy as np
 
 from nndl_jax import losses as _losses, optim
 from nndl_jax._validate import (
+    all_finite,
     as_real,
     check_fraction,
     check_key,
@@ -241,17 +242,6 @@ def _check_finite_option(name: str, value: Any) -> float | None:
     if number is None or is_traced(number) or not math.isfinite(number):
         raise ValueError(f"{name} must be a finite number or None, got {value!r}")
     return number
-
-
-@jax.jit
-def _all_finite(tree) -> jax.Array:
-    """Whether every floating leaf is finite, in one compiled call (once per tree structure)."""
-    flags = [
-        jnp.all(jnp.isfinite(leaf))
-        for leaf in jax.tree.leaves(tree)
-        if jnp.issubdtype(leaf.dtype, jnp.inexact)
-    ]
-    return jnp.all(jnp.stack(flags)) if flags else jnp.asarray(True)
 
 
 def _check_params_like(params: Any, like: Any, name: str = "params") -> None:
@@ -499,7 +489,7 @@ def fit(
             new_state, stats = epoch_fn(state, jax.random.fold_in(k_train, epoch), x_train, y_train)
             step_losses = np.asarray(stats.step_losses)
             bad = np.flatnonzero(~np.isfinite(step_losses))
-            if bad.size or not bool(_all_finite(new_state.params)):
+            if bad.size or not bool(all_finite(new_state.params)):
                 steps = step_losses.size
                 if bad.size:
                     at = int(bad[0]) + 1

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl_jax._validate import check_key as check_key, check_positive_int
+from nndl_jax._validate import all_finite, check_key as check_key, check_positive_int
 
 
 def is_tracer(x: Any) -> bool:
@@ -73,7 +73,7 @@ def check_finite(name: str, arr: jax.Array) -> None:
     if is_tracer(arr) or arr.size == 0:
         return
     # One reduction on the array's own device: no host copy of the data unless it is bad.
-    ok = _all_finite(arr)
+    ok = all_finite(arr)
     if is_tracer(ok) or bool(ok):
         # A tracer here means an outer jit is tracing: the answer is not known yet.
         return
@@ -84,11 +84,6 @@ def check_finite(name: str, arr: jax.Array) -> None:
         f"{name} must be finite, but it holds {len(bad)} NaN or Inf value(s); the first is "
         f"{host[first]} at index {first}"
     )
-
-
-@jax.jit
-def _all_finite(arr: jax.Array) -> jax.Array:
-    return jnp.all(jnp.isfinite(arr))
 
 
 def check_count(name: str, value: Any, n_samples: int, what: str, *, limit: int | None = None):

@@ -44,7 +44,7 @@ from jax import lax
 from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import logsumexp
 
-from nndl_jax._validate import check_non_negative, check_positive_int
+from nndl_jax._validate import all_finite, check_non_negative, check_positive_int
 from nndl_jax.unsupervised import kmeans as _kmeans
 from nndl_jax.unsupervised._checks import (
     as_float_array,
@@ -184,7 +184,7 @@ def em(model: GMM, X, *, reg_covar: float = 1e-6, max_iter: int = 100, tol: floa
     tol = check_non_negative("tol", tol)
     model = jax.tree.map(lambda a: jnp.asarray(a), model)
     fitted = _em(model, X, reg_covar, tol, max_iter=max_iter)
-    finite = _finite_model(fitted)
+    finite = all_finite(fitted)
     if not is_tracer(finite) and not bool(finite):
         raise ValueError(
             f"EM broke down: a covariance became singular (a component collapsed onto a single "
@@ -192,12 +192,6 @@ def em(model: GMM, X, *, reg_covar: float = 1e-6, max_iter: int = 100, tol: floa
             f"(got {reg_covar}), use fewer components (k={model.means.shape[0]}) or rescale X"
         )
     return fitted
-
-
-@jax.jit
-def _finite_model(model) -> jax.Array:
-    leaves = [x for x in jax.tree.leaves(model) if jnp.issubdtype(x.dtype, jnp.floating)]
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
 
 
 @partial(jax.jit, static_argnames=("max_iter",))
