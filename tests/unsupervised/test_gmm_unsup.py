@@ -55,7 +55,9 @@ def test_kmeans_initialisation_separates_the_two_groups():
     model = gmm.fit(jax.random.key(0), X, 2)
     labels = np.asarray(gmm.predict(model, X))
     assert len(set(labels[:40])) == 1 and len(set(labels[40:])) == 1 and labels[0] != labels[-1]
-    assert 1 <= int(model.n_iter) <= 100
+    # EM from k-means on two separated groups converges (Δ log-likelihood < tol) in a few
+    # steps, far below max_iter = 100; the first step has no change to compare with
+    assert 2 <= int(model.n_iter) <= 10
 
 
 def test_errors_name_the_values():
