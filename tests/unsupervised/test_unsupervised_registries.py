@@ -22,3 +22,18 @@ def test_benchmark_cases():
 def test_tour_section_order():
     (exp,) = experiments("unsupervised")
     assert exp.order == 60
+
+
+def test_pca_benchmark_rows_name_each_solver():
+    """Quick PCA case: both inputs against the default solver, float64 against the exact SVD."""
+    from nndl_jax.benchmarks.unsupervised import pca_fit
+
+    rows = pca_fit(quick=True)
+    assert [(r["input"], r["peer"]) for r in rows] == [
+        ("float64", "sklearn PCA (svd_solver=covariance_eigh)"),
+        ("float32", "sklearn PCA (svd_solver=covariance_eigh)"),
+        ("float64", "sklearn PCA (svd_solver=full)"),
+    ]
+    # the same variance captured as scikit-learn's, whichever solver it used
+    for row in rows:
+        assert abs(row["objective_rel_diff"]) < 1e-5, row
