@@ -47,6 +47,13 @@ def check_ndim(name: str, x: Any, ndims: int | Sequence[int]) -> None:
 
 
 def check_positive_int(name: str, value: Any) -> int:
+    """A positive Python or NumPy integer; a traced one gets an error saying it must be static."""
+    if is_traced(value):
+        raise ValueError(
+            f"{name} must be a concrete integer, not a traced value: it sets array shapes or loop "
+            f"lengths, so under jax.jit pass it as a static argument (static_argnums or "
+            f"static_argnames) or close over it"
+        )
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)

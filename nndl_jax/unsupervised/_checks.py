@@ -13,7 +13,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl_jax._validate import all_finite, check_key as check_key, check_positive_int
+from nndl_jax._validate import (
+    all_finite,
+    check_key as check_key,
+    check_positive_int as check_positive_int,
+)
 
 
 def is_tracer(x: Any) -> bool:
@@ -27,19 +31,30 @@ def as_float_array(name: str, x: Any) -> jax.Array:
     linear algebra (eigh, Cholesky) has no half-precision kernels, and distances or densities
     accumulated in 8 to 11 significant bits are off in the second digit.
 
+    Host data (lists, NumPy arrays) goes through NumPy first: integers are converted to float there,
+    because ``jnp.asarray`` would first narrow int64 to int32 without x64 and silently wrap values
+    beyond 2**31, and non-native byte order (``">f8"``, as read from some files) is swapped, which
+    ``jnp.asarray`` refuses.
+
     Raises:
       TypeError: for complex, boolean or non-numeric input.
       ValueError: for ragged nested sequences.
     """
-    if is_tracer(x):
+    if is_tracer(x) or isinstance(x, jax.Array):
         arr = x
     else:
         try:
-            arr = jnp.asarray(x)
-        except TypeError as exc:
-            raise TypeError(f"{name} must be a numeric array, got {type(x).__name__}") from exc
+            host = np.asarray(x)
         except ValueError as exc:  # e.g. a ragged list of rows
             raise ValueError(f"{name} must be a rectangular numeric array: {exc}") from exc
+        if host.dtype.kind in "iu":
+            host = host.astype(np.float64)
+        elif not host.dtype.isnative:
+            host = host.astype(host.dtype.newbyteorder("="))
+        try:
+            arr = jnp.asarray(host)
+        except TypeError as exc:
+            raise TypeError(f"{name} must be a numeric array, got {type(x).__name__}") from exc
     if jnp.issubdtype(arr.dtype, jnp.complexfloating) or arr.dtype == jnp.bool_:
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     if not jnp.issubdtype(arr.dtype, jnp.floating):

@@ -44,7 +44,7 @@ from jax import lax
 from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import logsumexp
 
-from nndl_jax._validate import all_finite, check_non_negative, check_positive_int
+from nndl_jax._validate import all_finite, check_non_negative
 from nndl_jax.unsupervised import kmeans as _kmeans
 from nndl_jax.unsupervised._checks import (
     as_float_array,
@@ -53,6 +53,7 @@ from nndl_jax.unsupervised._checks import (
     check_data,
     check_finite,
     check_key,
+    check_positive_int,
     is_tracer,
 )
 from nndl_jax.unsupervised._precision import full_precision

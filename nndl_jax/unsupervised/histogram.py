@@ -26,8 +26,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl_jax._validate import check_positive_int
-from nndl_jax.unsupervised._checks import as_float_array, check_data, check_finite
+from nndl_jax.unsupervised._checks import (
+    as_float_array,
+    check_data,
+    check_finite,
+    check_positive_int,
+)
 
 __all__ = ["Histogram", "fit", "score_samples", "density"]
 

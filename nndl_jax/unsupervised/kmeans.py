@@ -34,13 +34,14 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from nndl_jax._validate import check_non_negative, check_positive_int
+from nndl_jax._validate import check_non_negative
 from nndl_jax.unsupervised._checks import (
     as_float_array,
     check_choice,
     check_count,
     check_data,
     check_key,
+    check_positive_int,
 )
 from nndl_jax.unsupervised._precision import full_precision
 
@@ -70,8 +71,16 @@ def squared_distances(X: jax.Array, C: jax.Array) -> jax.Array:
     r"""``(N, k)`` squared Euclidean distances :math:`\|x_n\|^2 - 2x_n\cdot c_j + \|c_j\|^2`.
 
     Expanding the square turns the N·k·d work into one matrix product; rounding can make a tiny
-    distance negative, so it is clipped at 0.
+    distance negative, so it is clipped at 0. Both sets are first shifted by the mean of C: the
+    distances do not change, but the norms whose difference is taken do, so that data far from
+    the origin (say 1e4 + noise in float32) does not lose its distances to cancellation.
     """
+    shift = jnp.mean(C, axis=0)
+    return _expanded_distances(X - shift, C - shift)
+
+
+def _expanded_distances(X: jax.Array, C: jax.Array) -> jax.Array:
+    """``squared_distances`` without the shift, for data ``fit`` has already centred."""
     d2 = jnp.sum(X**2, axis=1)[:, None] - 2.0 * (X @ C.T) + jnp.sum(C**2, axis=1)[None, :]
     return jnp.maximum(d2, 0.0)
 
@@ -139,7 +148,7 @@ def _fit(key, X, tol, *, k, n_init, max_iter, init):
 
 def _assign(X, C):
     """Nearest-centroid labels and the exact inertia (direct differences, no expansion)."""
-    labels = jnp.argmin(squared_distances(X, C), axis=1).astype(jnp.int32)
+    labels = jnp.argmin(_expanded_distances(X, C), axis=1).astype(jnp.int32)
     inertia = jnp.sum((X - C[labels]) ** 2)
     return labels, inertia
 
@@ -149,7 +158,7 @@ def _lloyd(X, C0, threshold, max_iter):
 
     def step(carry):
         C, it, _, previous = carry
-        d2 = squared_distances(X, C)
+        d2 = _expanded_distances(X, C)
         labels = jnp.argmin(d2, axis=1)
         onehot = (labels[:, None] == jnp.arange(k)).astype(X.dtype)
         counts = jnp.sum(onehot, axis=0)
@@ -217,7 +226,7 @@ def _plusplus(key, X, k, trials):
         weighted = jnp.searchsorted(cdf, u * cdf[-1], side="right")
         uniform = (u * n).astype(jnp.int32)
         candidates = jnp.minimum(jnp.where(cdf[-1] > 0, weighted, uniform), n - 1)
-        d2 = squared_distances(X[candidates], X).T  # (N, trials)
+        d2 = _expanded_distances(X[candidates], X).T  # (N, trials)
         reduced = jnp.minimum(closest[:, None], d2)
         best = jnp.argmin(jnp.sum(reduced, axis=0))
         return C.at[i].set(X[candidates[best]]), reduced[:, best], key

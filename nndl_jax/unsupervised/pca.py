@@ -113,6 +113,11 @@ def fit(X, n_components: int, *, method: str = "eigh", whiten: bool = False) -> 
 def _fit(X, k: int, method: str, whiten: bool) -> PCA:
     n = X.shape[0]
     mean = jnp.mean(X, axis=0)
+    # One correction pass. XLA divides by N as a product with the rounded 1/N, so the mean of a
+    # constant column can miss the constant by an ulp; the centred column is then a constant
+    # c != 0, "variance" c², and whitening blows it up to codes of size 1. The correction makes
+    # such a mean exact and removes most of the rounding of the first pass (data far from 0).
+    mean = mean + jnp.mean(X - mean, axis=0)
     Xc = X - mean
     if method == "eigh":
         cov = (Xc.T @ Xc) / (n - 1)

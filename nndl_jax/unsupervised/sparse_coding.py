@@ -70,7 +70,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from nndl_jax._validate import check_non_negative, check_positive, check_positive_int
+from nndl_jax._validate import check_non_negative, check_positive
 from nndl_jax.unsupervised._checks import (
     as_float_array,
     check_choice,
@@ -78,6 +78,7 @@ from nndl_jax.unsupervised._checks import (
     check_data,
     check_finite,
     check_key,
+    check_positive_int,
 )
 from nndl_jax.unsupervised._precision import full_precision
 
