@@ -381,11 +381,13 @@ def binary_cross_entropy(logits, labels, *, reduction: str = "none") -> jax.Arra
 
     With ``p = σ(z)`` and a label ``y`` in ``[0, 1]``,
 
-        L = -y log p - (1 - y) log(1 - p) = softplus(z) - y z,
+        L = -y log p - (1 - y) log(1 - p) = y softplus(-z) + (1 - y) softplus(z),
 
-    since ``-log σ(z) = softplus(-z) = softplus(z) - z``. The softplus is evaluated as
-    ``max(z, 0) + log1p(exp(-|z|))``, finite at any finite ``z``. Same as
-    ``optax.losses.sigmoid_binary_cross_entropy``.
+    since ``-log σ(z) = softplus(-z)`` and ``-log(1 - σ(z)) = softplus(z)``. The softplus is
+    evaluated as ``max(z, 0) + log1p(exp(-|z|))``, finite at any finite ``z``. Both terms are
+    non-negative, so a small loss keeps its relative precision (the equal ``softplus(z) - y z``
+    would round the loss of a confident right answer, ``y = 1`` and ``z = 16``, to 0 in float32).
+    Same as ``optax.losses.sigmoid_binary_cross_entropy``.
 
     Args:
       logits: ``z``, any shape.
@@ -399,11 +401,14 @@ def binary_cross_entropy(logits, labels, *, reduction: str = "none") -> jax.Arra
     _validate.check_same_shape("logits", logits, "labels", labels)
     z = _as_float(logits)
     y = jnp.asarray(labels).astype(z.dtype)
-    return reduce(_softplus(z) - y * z, reduction)
+    return reduce(y * _softplus(-z) + (1.0 - y) * _softplus(z), reduction)
 
 
 def binary_cross_entropy_grad(logits, labels, *, reduction: str = "sum") -> jax.Array:
     """Gradient of :func:`binary_cross_entropy` with respect to the logits: ``σ(z) - y``.
+
+    Evaluated as ``(1 - y) σ(z) - y σ(-z)``, which keeps the relative precision of small
+    gradients for ``y = 1`` (``σ(z) - 1`` cancels to 0 in float32 from ``z ≈ 17``).
 
     Args:
       logits, labels: as :func:`binary_cross_entropy`.
@@ -415,7 +420,8 @@ def binary_cross_entropy_grad(logits, labels, *, reduction: str = "sum") -> jax.
     _validate.check_same_shape("logits", logits, "labels", labels)
     z = _as_float(logits)
     scale = _grad_scale(reduction, int(z.size))
-    return scale * (_sigmoid(z) - jnp.asarray(labels).astype(z.dtype))
+    y = jnp.asarray(labels).astype(z.dtype)
+    return scale * ((1.0 - y) * _sigmoid(z) - y * _sigmoid(-z))
 
 
 # --------------------------------------------------------------------------------------------

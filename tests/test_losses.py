@@ -224,3 +224,29 @@ def test_registry():
     assert "binary_cross_entropy" in losses.names() and losses.names() == sorted(losses.names())
     with pytest.raises(ValueError, match=r"unknown loss 'msee'.*mse.*softmax_cross_entropy"):
         losses.get("msee")
+
+
+def test_binary_cross_entropy_keeps_the_small_loss_of_a_confident_right_answer():
+    # y = 1 with z >> 0: the exact loss is log1p(exp(-z)) and the gradient -σ(-z). Written as
+    # softplus(z) - y z the loss rounded to 0 (float32, z = 16) or to the spacing at z
+    # (bfloat16, z = 4: 0.031 for 0.018); optax.losses.sigmoid_binary_cross_entropy keeps it.
+    z = jnp.array([4.0, 10.0, 16.0, 20.0, -4.0, -16.0])
+    y = jnp.array([1.0, 1.0, 1.0, 1.0, 0.0, 0.0])
+    z64, y64 = np.asarray(z, np.float64), np.asarray(y, np.float64)
+    exact = np.log1p(np.exp(-np.abs(z64)))
+    exact_grad = 1.0 / (1.0 + np.exp(-z64)) - y64
+    for dtype, rtol in ((jnp.float32, 1e-6), (jnp.bfloat16, 1e-2)):
+        zd, yd = z.astype(dtype), y.astype(dtype)
+        value = losses.binary_cross_entropy(zd, yd)
+        assert value.dtype == dtype
+        np.testing.assert_allclose(np.asarray(value, np.float64), exact, rtol=rtol)
+        analytic = losses.binary_cross_entropy_grad(zd, yd)
+        autodiff = jax.grad(lambda v, yd=yd: losses.binary_cross_entropy(v, yd, reduction="sum"))
+        for grad in (analytic, autodiff(zd)):
+            np.testing.assert_allclose(np.asarray(grad, np.float64), exact_grad, rtol=rtol)
+    # second derivative σ(z)σ(-z), also at the kink of |z| (z = 0) and for soft labels
+    zs = jnp.array([-30.0, -2.0, 0.0, 2.0, 30.0])
+    hess = jax.vmap(jax.grad(jax.grad(lambda v: losses.binary_cross_entropy(v, jnp.float32(0.3)))))
+    np.testing.assert_allclose(
+        hess(zs), jax.nn.sigmoid(zs) * jax.nn.sigmoid(-zs), rtol=1e-5, atol=1e-30
+    )

@@ -55,7 +55,10 @@ def dropout(
         shared.add(d % x.ndim)
     mask_shape = tuple(1 if i in shared else n for i, n in enumerate(x.shape))
     keep = jax.random.bernoulli(key, 1.0 - rate, mask_shape)
-    return jnp.where(keep, x / (1.0 - rate), jnp.zeros((), x.dtype)).astype(x.dtype)
+    # a traced rate may be 1, which keeps nothing: divide by 1 there rather than 0, since the
+    # gradient of the discarded x / 0 would be 0 * inf = NaN
+    keep_prob = jnp.where(rate < 1.0, 1.0 - rate, 1.0) if traced else 1.0 - rate
+    return jnp.where(keep, x / keep_prob, jnp.zeros((), x.dtype)).astype(x.dtype)
 
 
 def Dropout(rate: float, *, broadcast_dims: tuple[int, ...] = ()) -> Layer:

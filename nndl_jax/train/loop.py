@@ -22,9 +22,9 @@ from it). A resumed run therefore draws exactly what the uninterrupted one would
 CPU ends with bitwise the same parameters.
 
 Non-finite losses. Every step's objective comes back from the epoch; if one is NaN or infinite
-(or the parameters are at the end of the epoch), training stops with a warning naming the epoch
-and step, the epoch's update is discarded, and the last good state (the last checkpoint) is
-kept.
+(or the parameters are at the end of the epoch, or the validation loss or monitored value after
+it), training stops with a warning naming the epoch, the epoch's update is discarded, and the
+last good state (the last checkpoint) is kept; a NaN epoch is never taken as the best.
 """
 
 from __future__ import annotations
@@ -503,11 +503,21 @@ def fit(
                 )
                 warnings.warn(message, RuntimeWarning, stacklevel=2)
                 break
-            state = new_state
             record = {"epoch": epoch}
             record.update(_prefixed("train", stats))
             if val is not None:
-                record.update(_prefixed("val", evaluate_fn(state.params, state.model_state, *val)))
+                scores = evaluate_fn(new_state.params, new_state.model_state, *val)
+                record.update(_prefixed("val", scores))
+                bad_val = [k for k in ("val_loss", monitor) if not math.isfinite(record[k])]
+                if bad_val:  # the outputs overflow on the validation set: training diverged
+                    reason = "non_finite"
+                    message = (
+                        f"non-finite {bad_val[0]} ({record[bad_val[0]]}) at epoch {epoch}; "
+                        f"stopped and kept the parameters of epoch {epoch - 1}, the last good one"
+                    )
+                    warnings.warn(message, RuntimeWarning, stacklevel=2)
+                    break
+            state = new_state
             record["seconds"] = time.perf_counter() - start
             history.append(record)
 

@@ -32,7 +32,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from nndl_jax._validate import check_non_negative
+from nndl_jax._validate import check_non_negative, is_traced
 
 __all__ = [
     "weights_mask",
@@ -111,12 +111,15 @@ def penalty(params: Any, *, l1: float = 0.0, l2: float = 0.0, mask: Mask = None)
     """
     l1 = check_non_negative("l1", l1)
     l2 = check_non_negative("l2", l2)
-    total = jnp.zeros((), jnp.result_type(float))
-    if l1:
-        total = total + l1 * l1_penalty(params, mask)
-    if l2:
-        total = total + l2 * l2_penalty(params, mask)
-    return total
+    # a traced coefficient (under jit or vmap) has no truth value: always add its term
+    terms = [
+        coefficient * fn(params, mask)
+        for coefficient, fn in ((l1, l1_penalty), (l2, l2_penalty))
+        if is_traced(coefficient) or coefficient
+    ]
+    # summed in the parameters' dtype: a float64 zero to start from would promote the penalty
+    # of float32 parameters under x64
+    return sum(terms[1:], terms[0]) if terms else jnp.zeros((), jnp.result_type(float))
 
 
 def penalty_grad(params: Any, *, l1: float = 0.0, l2: float = 0.0, mask: Mask = None) -> Any:

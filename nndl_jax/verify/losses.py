@@ -275,6 +275,40 @@ def _bce_extreme():
 
 
 @verify.check(
+    "losses.binary_cross_entropy.confident",
+    reference="closed form log1p(exp(-|z|)) in float64 (elementwise relative error)",
+    tol=1e-6,
+    tol_x64=1e-14,
+)
+def _bce_confident():
+    """Right answers with confident logits: the loss and gradient are tiny, not zero.
+
+    For y = 1 and z = 16 the loss is log(1 + e⁻¹⁶) ≈ 1.1e-7; written as softplus(z) - y·z it
+    rounds to 0 in float32. Checked elementwise, relative to the exact values, for both labels.
+    """
+    from nndl_jax.losses import binary_cross_entropy, binary_cross_entropy_grad
+
+    magnitude = np.linspace(2.0, 60.0, 30)
+    y = np.concatenate([np.ones(30), np.zeros(30)])  # y = 1 with z > 0, y = 0 with z < 0
+    zd = jnp.asarray(np.concatenate([magnitude, -magnitude]), verify.float_dtype())
+    yd = jnp.asarray(y, verify.float_dtype())
+    # exact values at the logits as rounded to the working precision
+    tail = np.exp(-np.abs(np.asarray(zd, np.float64)))
+    exact_loss = np.log1p(tail)
+    exact_grad = np.where(y == 1, -1.0, 1.0) * tail / (1.0 + tail)  # σ(z) - y
+    ours_loss = np.asarray(binary_cross_entropy(zd, yd), np.float64)
+    ours_grad = np.asarray(binary_cross_entropy_grad(zd, yd), np.float64)
+    if not (np.all(np.isfinite(ours_loss)) and np.all(np.isfinite(ours_grad))):
+        return math.inf
+    return float(
+        max(
+            np.max(np.abs(ours_loss / exact_loss - 1.0)),
+            np.max(np.abs(ours_grad / exact_grad - 1.0)),
+        )
+    )
+
+
+@verify.check(
     "losses.binary_cross_entropy.grad",
     reference="jax.grad(optax.losses.sigmoid_binary_cross_entropy)",
     tol=1e-6,

@@ -238,3 +238,24 @@ def test_derivative_matches_jax_grad_on_random_floats(name, x):
     d = analytic(x)
     np.testing.assert_allclose(d, autodiff_ours(x), atol=2e-6, rtol=0)
     np.testing.assert_allclose(d, autodiff_reference(x), atol=2e-6, rtol=0)
+
+
+SECOND_ORDER_REFERENCES = {
+    "sigmoid": jax.nn.sigmoid,
+    "softplus": jax.nn.softplus,
+    "silu": jax.nn.silu,
+    "elu": jax.nn.elu,
+    "gelu": functools.partial(jax.nn.gelu, approximate=False),
+    "tanh": jnp.tanh,
+}
+
+
+@pytest.mark.parametrize("name", sorted(SECOND_ORDER_REFERENCES))
+def test_second_derivatives_match_jax_nn_in_forward_and_reverse_mode(name):
+    # MAML-style grad of grad, also at the kinks of the stable forms (x = 0) and at |x| = 1e4
+    f, ref = act.get(name), SECOND_ORDER_REFERENCES[name]
+    x = jnp.array([-1e4, -20.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 20.0, 1e4])
+    want = jax.vmap(jax.grad(jax.grad(ref)))(x)
+    for got in (jax.vmap(jax.grad(jax.grad(f)))(x), jax.vmap(jax.jacfwd(jax.jacfwd(f)))(x)):
+        assert np.isfinite(got).all()
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)

@@ -124,3 +124,57 @@ def test_dense_param_dtype_follows_x64_and_argument():
     with jax.enable_x64(True):
         _, params, _ = nn.Dense(2).init(KEY, (1, 3))
         assert params["w"].dtype == jnp.float64
+
+
+# ------------------------------------------------------------ under jax transformations
+
+
+def test_dropout_with_a_traced_rate_of_one_has_a_zero_gradient():
+    # rate = 1 drops everything, so the output is 0 and so is its gradient; the discarded
+    # x / (1 - rate) = x / 0 made it 0 * inf = NaN when the rate was traced
+    key = jax.random.key(2)
+    x = jnp.linspace(-1.0, 1.0, 8)
+
+    def total(x, rate):
+        return jnp.sum(nn.dropout(x, rate, key=key))
+
+    value, grad = jax.jit(jax.value_and_grad(total))(x, 1.0)
+    assert float(value) == 0.0
+    np.testing.assert_array_equal(grad, np.zeros(8))
+    # vmapped (traced) rates agree with the same concrete rates, values and gradients
+    rates = [0.0, 0.5, 1.0]
+    values = jax.vmap(lambda r: nn.dropout(x, r, key=key))(jnp.array(rates))
+    grads = jax.vmap(jax.grad(total), in_axes=(None, 0))(x, jnp.array(rates))
+    for i, rate in enumerate(rates):
+        np.testing.assert_allclose(values[i], nn.dropout(x, rate, key=key), rtol=1e-6)
+        np.testing.assert_allclose(grads[i], jax.grad(total)(x, rate), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        nn.serial(nn.Dense(8), nn.Dropout(0.5), nn.Relu(), nn.Dense(3)),
+        nn.residual(nn.Dense(6), nn.Gelu(), nn.Dropout(0.3)),
+    ],
+    ids=["serial_dropout", "residual"],
+)
+def test_vmapped_ensemble_matches_its_members(model):
+    keys = jax.random.split(KEY, 3)
+    x = jax.random.normal(jax.random.key(1), (5, 6))
+    params, states = jax.vmap(lambda k: model.init(k, (-1, 6))[1:])(keys)
+    outs = jax.vmap(lambda p, s, k: model.apply(p, s, x, key=k, train=True)[0])(
+        params, states, keys
+    )
+    for i, key in enumerate(keys):
+        _, p, s = model.init(key, (-1, 6))
+        for leaf, stacked in zip(jax.tree.leaves(p), jax.tree.leaves(params), strict=True):
+            np.testing.assert_array_equal(leaf, stacked[i])
+        np.testing.assert_allclose(outs[i], model.apply(p, s, x, key=key, train=True)[0], atol=1e-6)
+
+
+def test_dropout_vmapped_over_keys_draws_independent_masks():
+    masks = jax.vmap(lambda k: nn.Dropout(0.5).apply({}, {}, jnp.ones(64), key=k, train=True)[0])(
+        jax.random.split(KEY, 4)
+    )
+    assert len({tuple(np.asarray(m != 0)) for m in masks}) == 4
+    assert set(np.unique(np.asarray(masks)).tolist()) == {0.0, 2.0}

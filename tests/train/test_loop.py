@@ -236,3 +236,44 @@ def test_history_json_csv_and_plot(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="metrics must be a non-empty subset"):
         hist.plot_curves(records, metrics=("acc",))
+
+
+def _nan_on_validation_after(steps: int) -> nn.Layer:
+    """A dense layer whose evaluation-mode outputs are NaN once it has taken ``steps`` steps."""
+    dense = nn.Dense(2)
+
+    def init(key, shape):
+        out, params, _ = dense.init(key, shape)
+        return out, params, {"steps": jnp.zeros((), jnp.int32)}
+
+    def apply(params, state, x, *, key=None, train=False):
+        y, _ = dense.apply(params, {}, x)
+        if train:
+            return y, {"steps": state["steps"] + 1}
+        return jnp.where(state["steps"] > steps, jnp.nan, y), state
+
+    return nn.Layer(init, apply)
+
+
+@pytest.mark.parametrize("monitor", ["val_loss", "val_error"])
+def test_a_non_finite_validation_loss_stops_and_keeps_the_last_good_epoch(monitor):
+    # training stays finite while the model's outputs on the validation set are NaN from epoch
+    # 2 on: stop there with a warning, as for a non-finite training loss, rather than train on
+    # (and, with val_loss, return the initial parameters as "best" without a word)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int32)
+    model = _nan_on_validation_after(2)  # 2 steps per epoch
+    with pytest.warns(RuntimeWarning, match="non-finite val_loss .* at epoch 2"):
+        result = fit(
+            model,
+            ((x, y), (x[:4], y[:4])),
+            epochs=5,
+            batch_size=10,
+            monitor=monitor,
+            progress=False,
+        )
+    assert result.stopped_reason == "non_finite"
+    assert len(result.history) == 1 and result.best_epoch == 1
+    assert math.isfinite(result.history[0]["val_loss"])
+    assert int(result.last_state["steps"]) == 2  # the state of epoch 1, not the diverged one

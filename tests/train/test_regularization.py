@@ -158,3 +158,25 @@ def test_decay_weights_closed_form():
     out = reg.decay_weights(u, p, 0.25)
     np.testing.assert_array_equal(out["w"], np.full((2, 2), -0.5))
     np.testing.assert_array_equal(out["b"], np.zeros(2))
+
+
+def test_penalty_accepts_traced_coefficients():
+    # a sweep over λ under vmap (or a λ passed to a jitted step) is traced: it has no truth value
+    params = {"w": jnp.array([[1.0, -2.0], [0.0, 3.0]]), "b": jnp.array([1.0, 1.0]), "e": {}}
+
+    def pen(l1, l2):
+        return reg.penalty(params, l1=l1, l2=l2)
+
+    np.testing.assert_allclose(pen(0.1, 0.2), 0.1 * 6.0 + 0.2 * 0.5 * 14.0, rtol=1e-6)
+    np.testing.assert_allclose(jax.jit(pen)(0.1, 0.2), pen(0.1, 0.2), rtol=1e-6)
+    swept = jax.vmap(pen)(jnp.array([0.0, 0.1]), jnp.array([0.2, 0.0]))
+    np.testing.assert_allclose(swept, [pen(0.0, 0.2), pen(0.1, 0.0)], rtol=1e-6)
+
+
+def test_penalty_keeps_the_parameters_dtype_under_x64():
+    # as l1_penalty and l2_penalty (and optax.l2_loss): no float64 scalar from float32 weights
+    with jax.enable_x64(True):
+        for dtype in (jnp.float32, jnp.bfloat16):
+            params = {"w": jnp.ones((2, 2), dtype), "b": jnp.ones(2, dtype)}
+            for kwargs in ({"l1": 0.1}, {"l2": 0.1}, {"l1": 0.1, "l2": 0.2}):
+                assert reg.penalty(params, **kwargs).dtype == dtype
