@@ -161,9 +161,9 @@ def initialize(
 @full_precision
 def _initialize(X, labels, means, reg_covar, *, k, covariance):
     resp = (labels[:, None] == jnp.arange(k)).astype(X.dtype)
-    weights, mu, cov = _m_step(X, resp, reg_covar, covariance)
-    if means is not None:
-        mu = means
+    shift = jnp.mean(X, axis=0)
+    weights, mu, cov = _m_step(X - shift, resp, reg_covar, covariance)
+    mu = mu + shift if means is None else means
     nan = jnp.array(jnp.nan, X.dtype)
     return GMM(weights, mu, cov, nan, jnp.int32(0))
 
@@ -185,14 +185,29 @@ def em(model: GMM, X, *, reg_covar: float = 1e-6, max_iter: int = 100, tol: floa
     tol = check_non_negative("tol", tol)
     model = jax.tree.map(lambda a: jnp.asarray(a), model)
     fitted = _em(model, X, reg_covar, tol, max_iter=max_iter)
-    finite = all_finite(fitted)
-    if not is_tracer(finite) and not bool(finite):
+    healthy = all_finite(fitted) & ~_collapsed(fitted.covariances, X)
+    if not is_tracer(healthy) and not bool(healthy):
         raise ValueError(
             f"EM broke down: a covariance became singular (a component collapsed onto a single "
-            f"point or onto a constant feature), so the model holds NaN. Increase reg_covar "
-            f"(got {reg_covar}), use fewer components (k={model.means.shape[0]}) or rescale X"
+            f"point or onto a constant feature), so the model holds NaN or variances at the "
+            f"rounding level of X. Increase reg_covar (got {reg_covar}), use fewer components "
+            f"(k={model.means.shape[0]}) or rescale X"
         )
     return fitted
+
+
+@jax.jit
+def _collapsed(cov, X):
+    """Whether some component's variance is 0 up to rounding: a collapse that left no NaN.
+
+    A component on copies of one point has variance exactly 0 only if the point's coordinates
+    are reproduced exactly; otherwise its mean is off by a few ulps of |x| (the counts carry a
+    10·eps guard) and its variance is that error squared. Anything below (16·eps·max|x - x̄|)²
+    is such rounding, not a spread the data can resolve.
+    """
+    variances = jnp.diagonal(cov, axis1=-2, axis2=-1) if cov.ndim == 3 else cov
+    scale = jnp.max(jnp.abs(X - jnp.mean(X, axis=0)))
+    return jnp.any(variances <= (16 * jnp.finfo(X.dtype).eps * scale) ** 2)
 
 
 @partial(jax.jit, static_argnames=("max_iter",))
@@ -214,16 +229,21 @@ def _em(model, X, reg_covar, tol, *, max_iter):
         return (it < max_iter) & ~done
 
     dtype = X.dtype
+    # EM on data centred once: far from the origin (say 1e5 + noise in float32) the means would
+    # be rounded to the data's ulp, and each covariance, taken about a rounded mean, biased by
+    # its square. Densities and responsibilities do not change with the shift.
+    shift = jnp.mean(X, axis=0)
+    X = X - shift
     carry = (
         model.weights.astype(dtype),
-        model.means.astype(dtype),
+        model.means.astype(dtype) - shift,
         model.covariances.astype(dtype),
         jnp.array(-jnp.inf, dtype),
         jnp.int32(0),
         jnp.bool_(False),
     )
     weights, means, cov, current, n_iter, _ = lax.while_loop(cond, step, carry)
-    return GMM(weights, means, cov, current, n_iter)
+    return GMM(weights, means + shift, cov, current, n_iter)
 
 
 def _tiny(X):
