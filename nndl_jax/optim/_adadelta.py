@@ -10,6 +10,7 @@ from nndl_jax._validate import check_fraction, check_non_negative
 from nndl_jax.optim._base import (
     GradientTransformation,
     ScalarOrSchedule,
+    abs_sq,
     accumulator_dtype,
     check_updates,
     map_leaves,
@@ -35,6 +36,9 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
     r"""The AdaDelta direction ``Δ_t = √(ΔX²_{t-1} + ε) / √(G_t + ε) ⊙ g_t``.
 
     ``G_t = ρ G_{t-1} + (1-ρ) g_t²`` and ``ΔX²_t = ρ ΔX²_{t-1} + (1-ρ) Δ_t²``, both from 0.
+    For complex gradients the squares are ``|g_t|²`` and ``|Δ_t|²``, so both averages stay real
+    (``optax.adadelta`` squares the complex numbers themselves, ``g_t²``; for real gradients the
+    two agree).
 
     Returns:
       A ``GradientTransformation`` with state ``AdadeltaState(avg_sq_grad, avg_sq_step)``.
@@ -43,7 +47,9 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
     eps = check_non_negative("eps", eps)
 
     def init(params):
-        return AdadeltaState(avg_sq_grad=zeros_for(params), avg_sq_step=zeros_for(params))
+        return AdadeltaState(
+            avg_sq_grad=zeros_for(params, real=True), avg_sq_step=zeros_for(params, real=True)
+        )
 
     def update(updates, state, params=None):
         check_updates(
@@ -54,9 +60,9 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
 
         def leaf(g, sq_grad, sq_step):
             g_acc = g.astype(accumulator_dtype(g))
-            sq_grad = rho * sq_grad + (1 - rho) * g_acc * g_acc
+            sq_grad = rho * sq_grad + (1 - rho) * abs_sq(g_acc)
             step = jnp.sqrt(sq_step + eps) / jnp.sqrt(sq_grad + eps) * g_acc
-            sq_step = rho * sq_step + (1 - rho) * step * step
+            sq_step = rho * sq_step + (1 - rho) * abs_sq(step)
             return step.astype(g.dtype), sq_grad, sq_step
 
         out, sq_grad, sq_step = map_leaves(

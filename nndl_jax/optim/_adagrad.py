@@ -11,6 +11,7 @@ from nndl_jax._validate import check_non_negative
 from nndl_jax.optim._base import (
     GradientTransformation,
     ScalarOrSchedule,
+    abs_sq,
     accumulator_dtype,
     check_updates,
     map_leaves,
@@ -29,7 +30,7 @@ class AdagradState(NamedTuple):
 def scale_by_rss(
     eps: float = 1e-7, initial_accumulator_value: float = 0.0
 ) -> GradientTransformation:
-    r"""AdaGrad's direction: ``G_t = G_{t-1} + g_t²``, ``u = g_t / √(G_t + ε)``.
+    r"""AdaGrad's direction: ``G_t = G_{t-1} + |g_t|²``, ``u = g_t / √(G_t + ε)``.
 
     Args:
       eps: ``ε >= 0``, inside the root as in the book.
@@ -42,14 +43,14 @@ def scale_by_rss(
     g0 = check_non_negative("initial_accumulator_value", initial_accumulator_value)
 
     def init(params):
-        return AdagradState(sum_of_squares=zeros_for(params, g0))
+        return AdagradState(sum_of_squares=zeros_for(params, g0, real=True))
 
     def update(updates, state, params=None):
         check_updates(updates, params, **{"state.sum_of_squares": state.sum_of_squares})
 
         def leaf(g, s):
             g_acc = g.astype(accumulator_dtype(g))
-            s = s + g_acc * g_acc
+            s = s + abs_sq(g_acc)
             # G = 0 only where every gradient so far was 0: step 0 there, not 0/0 when ε = 0
             # (one rsqrt and a multiply: cheaper than sqrt and a divide, and as exact to 1 ulp)
             out = jnp.where(s > 0, g_acc * lax.rsqrt(s + eps), 0)

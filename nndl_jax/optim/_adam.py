@@ -11,6 +11,7 @@ from nndl_jax._validate import check_fraction, check_non_negative
 from nndl_jax.optim._base import (
     GradientTransformation,
     ScalarOrSchedule,
+    abs_sq,
     bias_correction,
     check_updates,
     increment,
@@ -65,22 +66,22 @@ def scale_by_adam(
     b1, b2, eps, eps_root = check_adam_args(b1, b2, eps, eps_root)
 
     def init(params):
-        return AdamState(count=zero_count(), mu=zeros_for(params), nu=zeros_for(params))
+        return AdamState(count=zero_count(), mu=zeros_for(params), nu=zeros_for(params, real=True))
 
     def update(updates, state, params=None):
         check_updates(updates, params, **{"state.mu": state.mu, "state.nu": state.nu})
         t = increment(state.count)
-        # the scalars 1 - β^t, once per update and dtype rather than once per leaf
-        dtypes = {mu.dtype for mu in jax.tree.leaves(state.mu)}
+        # the scalars 1 - β^t, once per update and (real) dtype rather than once per leaf
+        dtypes = {nu.dtype for nu in jax.tree.leaves(state.nu)}
         bc1 = {d: bias_correction(b1, t, d) for d in dtypes}
         bc2 = {d: bias_correction(b2, t, d) for d in dtypes}
         bc1_next = {d: bias_correction(b1, increment(t), d) for d in dtypes} if nesterov else {}
 
         def leaf(g, mu, nu):
-            dtype = mu.dtype
-            g_acc = g.astype(dtype)
+            dtype = nu.dtype  # real, also for complex g and mu
+            g_acc = g.astype(mu.dtype)
             mu = b1 * mu + (1 - b1) * g_acc
-            nu = b2 * nu + (1 - b2) * g_acc * g_acc
+            nu = b2 * nu + (1 - b2) * abs_sq(g_acc)
             if nesterov:
                 mu_hat = b1 * mu / bc1_next[dtype] + (1 - b1) * g_acc / bc1[dtype]
             else:
@@ -106,12 +107,15 @@ def adam(
 
     .. math::
         M_t &= β_1 M_{t-1} + (1-β_1)\, g_t, \qquad
-        G_t = β_2 G_{t-1} + (1-β_2)\, g_t \odot g_t \\
+        G_t = β_2 G_{t-1} + (1-β_2)\, g_t \odot \bar g_t \\
         \hat M_t &= \frac{M_t}{1-β_1^t}, \qquad \hat G_t = \frac{G_t}{1-β_2^t} \\
         Δθ_t &= -\frac{α_t}{\sqrt{\hat G_t + ε_{root}} + ε}\, \hat M_t
 
     ``M_0 = G_0 = 0`` and ``t`` counts updates from 1 (``state.count`` after the update).
-    ``ε_root`` (default 0) only matters when differentiating through the update.
+    ``ε_root`` (default 0) only matters when differentiating through the update: with 0, the
+    derivative of ``√Ĝ`` at a coordinate whose gradients were all 0 is infinite and
+    meta-gradients there are NaN (as in optax); a small ``ε_root`` such as 1e-8 keeps them
+    finite. For complex parameters ``G`` averages ``|g|² = g·conj(g)`` (real), as in optax.
 
     Same rule and defaults as ``optax.adam`` and PyTorch's ``Adam`` (``ε`` outside the root).
     TensorFlow/Keras fold the bias correction into the rate, which moves ``ε`` by a factor

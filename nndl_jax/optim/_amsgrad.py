@@ -11,6 +11,7 @@ from nndl_jax.optim._adam import check_adam_args
 from nndl_jax.optim._base import (
     GradientTransformation,
     ScalarOrSchedule,
+    abs_sq,
     bias_correction,
     check_updates,
     increment,
@@ -44,7 +45,10 @@ def scale_by_amsgrad(
     def init(params):
         # three separate trees: one shared buffer could not be donated three times
         return AmsgradState(
-            count=zero_count(), mu=zeros_for(params), nu=zeros_for(params), nu_max=zeros_for(params)
+            count=zero_count(),
+            mu=zeros_for(params),
+            nu=zeros_for(params, real=True),
+            nu_max=zeros_for(params, real=True),
         )
 
     def update(updates, state, params=None):
@@ -54,17 +58,24 @@ def scale_by_amsgrad(
             **{"state.mu": state.mu, "state.nu": state.nu, "state.nu_max": state.nu_max},
         )
         t = increment(state.count)
-        # the scalars 1 - β^t, once per update and dtype rather than once per leaf
-        dtypes = {mu.dtype for mu in jax.tree.leaves(state.mu)}
+        # the scalars 1 - β^t, once per update and (real) dtype rather than once per leaf
+        dtypes = {nu.dtype for nu in jax.tree.leaves(state.nu)}
         bc1 = {d: bias_correction(b1, t, d) for d in dtypes}
         bc2 = {d: bias_correction(b2, t, d) for d in dtypes}
 
         def leaf(g, mu, nu, nu_max):
-            dtype = mu.dtype
-            g_acc = g.astype(dtype)
+            dtype = nu.dtype  # real, also for complex g and mu
+            g_acc = g.astype(mu.dtype)
             mu = b1 * mu + (1 - b1) * g_acc
-            nu = b2 * nu + (1 - b2) * g_acc * g_acc
-            nu_max = jnp.maximum(nu_max, nu / bc2[dtype])
+            nu = b2 * nu + (1 - b2) * abs_sq(g_acc)
+            nu_hat = nu / bc2[dtype]
+            # max(nu_max, nu_hat) as a select, not jnp.maximum: the derivative of jnp.maximum
+            # tests `input == output`, and under jit XLA may recompute the two sides with
+            # different rounding, silently dropping the gradient through nu_max (meta-gradients
+            # 0.3% off, some of the wrong sign, in a 3-step unroll). A NaN nu_hat propagates, as
+            # through jnp.maximum. At an exact tie the derivative goes to the earlier maximum
+            # (jnp.maximum splits it half and half), see amsgrad's docstring.
+            nu_max = jnp.where(nu_max >= nu_hat, nu_max, nu_hat)
             step = mu / bc1[dtype] / (jnp.sqrt(nu_max + eps_root) + eps)
             return step.astype(g.dtype), mu, nu, nu_max
 
@@ -91,7 +102,10 @@ def amsgrad(
     effective rate from growing back, which repairs Adam's non-convergence counterexamples.
 
     Differences: same rule as ``optax.amsgrad`` (the maximum is over bias-corrected second
-    moments). Reddi et al. use no bias correction; PyTorch's ``Adam(amsgrad=True)`` takes the
+    moments). Differentiating through the update, the maximum's derivative goes to the earlier
+    ``Ĝ^{max}`` when the two are exactly equal (optax splits it half and half): a coordinate
+    whose gradients are all 0 then gets the true derivative 0 even with ``ε_root = 0``, where
+    optax's is NaN. Reddi et al. use no bias correction; PyTorch's ``Adam(amsgrad=True)`` takes the
     maximum of the *uncorrected* ``G`` and divides by the current ``√(1-β₂^t)``.
 
     Returns:

@@ -11,6 +11,11 @@ average with β = 0.999 would not move at all (0.999·x rounds back to x at bflo
 low-precision state is not an option we offer. Updates leave each transform in the dtype of the
 updates that came in, and ``apply_updates`` casts back to each parameter's dtype, so bfloat16
 params stay bfloat16.
+
+Complex parameters (as in optax). First moments (momentum, Adam's ``M``) are complex like the
+gradients; second moments are real, the moving averages of ``|g|² = g·conj(g)`` (``abs_sq``), so
+every denominator ``√G`` is real and the step keeps the gradient's phase. A complex update for
+a real parameter is a TypeError: casting it back would silently drop its imaginary part.
 """
 
 from __future__ import annotations
@@ -75,23 +80,58 @@ def increment(count: jax.Array) -> jax.Array:
 
 
 def accumulator_dtype(x: Any) -> np.dtype:
-    """The dtype moments are kept in for a leaf of dtype ``x.dtype``: at least float32."""
+    """The dtype moments are kept in for a leaf of dtype ``x.dtype``: at least float32.
+
+    Complex leaves keep a complex dtype (complex64 for complex64); see ``real_dtype``.
+    """
     return jnp.promote_types(jnp.result_type(x), jnp.float32)
 
 
-def zeros_for(params: Any, fill: float = 0.0) -> Any:
-    """A moment tree shaped like ``params`` (filled with ``fill``), in the accumulator dtype."""
+def real_dtype(dtype: Any) -> np.dtype:
+    """The real dtype of the same precision: float32 for complex64, ``dtype`` itself if real."""
+    return jnp.finfo(dtype).dtype
+
+
+def abs_sq(x: jax.Array) -> jax.Array:
+    """``|x|² = x·conj(x)`` as a real array (``x * x`` for real ``x``): a second moment's input."""
+    if jnp.iscomplexobj(x):
+        return jnp.real(x * jnp.conj(x))
+    return x * x
+
+
+def zeros_for(params: Any, fill: float = 0.0, *, real: bool = False) -> Any:
+    """A moment tree shaped like ``params`` (filled with ``fill``), in the accumulator dtype.
+
+    ``real=True`` is for second moments: a complex parameter gets a real accumulator. Each leaf
+    is placed (sharded) like its parameter, as optax's state is, rather than on one device.
+    """
 
     def leaf(path, p):
         p = jnp.asarray(p)
-        if not jnp.issubdtype(p.dtype, jnp.floating):
+        if not jnp.issubdtype(p.dtype, jnp.inexact):
             raise TypeError(
-                f"params must hold floating-point arrays, got dtype {p.dtype} at "
-                f"params{jax.tree_util.keystr(path)}"
+                f"params must hold floating-point (real or complex) arrays, got dtype {p.dtype} "
+                f"at params{jax.tree_util.keystr(path)}"
             )
-        return jnp.full(p.shape, fill, accumulator_dtype(p))
+        dtype = accumulator_dtype(p)
+        return jnp.full_like(p, fill, real_dtype(dtype) if real else dtype)
 
     return jax.tree_util.tree_map_with_path(leaf, params)
+
+
+def check_real_params_get_real_updates(updates: Any, params: Any) -> None:
+    """Raise TypeError where a complex update meets a real parameter (call after the shapes match).
+
+    ``θ + Δθ`` would be complex and casting it back to the parameter's dtype would silently drop
+    the imaginary part.
+    """
+    paths = jax.tree_util.tree_flatten_with_path(updates)[0]
+    for (path, u), p in zip(paths, jax.tree.leaves(params), strict=True):
+        if jnp.iscomplexobj(u) and not jnp.iscomplexobj(p):
+            raise TypeError(
+                f"updates{jax.tree_util.keystr(path)} is complex ({jnp.result_type(u)}) but its "
+                f"parameter is real ({jnp.result_type(p)}); the imaginary part would be dropped"
+            )
 
 
 def check_matching(name_a: str, a: Any, name_b: str, b: Any) -> None:
@@ -121,17 +161,19 @@ def check_matching(name_a: str, a: Any, name_b: str, b: Any) -> None:
 def check_updates(updates: Any, params: Any = None, **state_trees: Any) -> None:
     """Check ``updates`` against ``params`` (when given) and against each named state tree.
 
-    Every update must be floating point: an integer gradient would be scaled and cast back to
-    integers, silently rounding every step to 0.
+    Every update must be floating point, real or complex: an integer gradient would be scaled and
+    cast back to integers, silently rounding every step to 0. A complex update needs a complex
+    parameter (``check_real_params_get_real_updates``).
     """
     for path, u in jax.tree_util.tree_flatten_with_path(updates)[0]:
-        if not jnp.issubdtype(jnp.result_type(u), jnp.floating):
+        if not jnp.issubdtype(jnp.result_type(u), jnp.inexact):
             raise TypeError(
                 f"updates must hold floating-point arrays, got dtype {jnp.result_type(u)} at "
                 f"updates{jax.tree_util.keystr(path)}"
             )
     if params is not None:
         check_matching("updates", updates, "params", params)
+        check_real_params_get_real_updates(updates, params)
     for name, tree in state_trees.items():
         check_matching("updates", updates, name, tree)
 
@@ -150,5 +192,5 @@ def map_leaves(fn: Callable[..., tuple], tree: Any, *rest: Any, n_out: int) -> t
 
 
 def bias_correction(beta: float, count: jax.Array, dtype: Any) -> jax.Array:
-    """``1 - β^t`` in ``dtype`` for the update count ``t >= 1``."""
+    """``1 - β^t`` in the real ``dtype`` for the update count ``t >= 1``."""
     return 1 - jnp.asarray(beta, dtype) ** count.astype(dtype)

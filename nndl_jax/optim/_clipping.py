@@ -11,6 +11,7 @@ from nndl_jax._validate import check_non_negative, check_positive
 from nndl_jax.optim._base import (
     EmptyState,
     GradientTransformation,
+    abs_sq,
     accumulator_dtype,
     check_updates,
 )
@@ -22,17 +23,18 @@ def _init_empty(params):
 
 
 def l2_norm(arrays: Sequence[jax.Array]) -> jax.Array:
-    """``√(Σ x²)`` over all elements of ``arrays``, in at least float32, without overflow.
+    """``√(Σ |x|²)`` over all elements of ``arrays``, in at least float32, without overflow.
 
     The squares are taken after dividing by the largest magnitude, so a float32 gradient of
     norm 1e30 has norm 1e30 rather than ``inf`` (whose clipping would zero every update). All
-    zeros give 0.
+    zeros give 0. Complex elements count with their modulus; the norm is real.
     """
     dtype = jnp.result_type(*(accumulator_dtype(x) for x in arrays))
     arrays = [jnp.asarray(x, dtype) for x in arrays]
     largest = jnp.max(jnp.stack([jnp.max(jnp.abs(x), initial=0) for x in arrays]))
     unit = jnp.where(largest > 0, largest, 1)
-    return unit * jnp.sqrt(sum(jnp.sum(jnp.square(x / unit)) for x in arrays))
+    total = sum(jnp.sum(abs_sq(x / unit)) for x in arrays)
+    return unit * jnp.sqrt(total)
 
 
 def _rescale(u: jax.Array, norm: jax.Array, max_norm: float) -> jax.Array:
@@ -45,7 +47,8 @@ def _rescale(u: jax.Array, norm: jax.Array, max_norm: float) -> jax.Array:
 def clip_by_value(max_delta: float) -> GradientTransformation:
     r"""Clip each coordinate into ``[-δ, δ]``: ``u ← \min(\max(u, -δ), δ)``. Stateless.
 
-    Same as ``optax.clip`` and PyTorch's ``clip_grad_value_``.
+    Same as ``optax.clip`` and PyTorch's ``clip_grad_value_``. Complex updates have no order
+    and are a TypeError (optax raises too); clip them by norm instead.
 
     Args:
       max_delta: ``δ >= 0``.
@@ -54,6 +57,13 @@ def clip_by_value(max_delta: float) -> GradientTransformation:
 
     def update(updates, state, params=None):
         check_updates(updates, params)
+        for path, u in jax.tree_util.tree_flatten_with_path(updates)[0]:
+            if jnp.iscomplexobj(u):
+                raise TypeError(
+                    f"clip_by_value needs real updates (complex numbers have no order), got "
+                    f"{jnp.result_type(u)} at updates{jax.tree_util.keystr(path)}; use "
+                    "clip_by_norm or clip_by_global_norm"
+                )
         return jax.tree.map(lambda u: jnp.clip(u, -max_delta, max_delta), updates), state
 
     return GradientTransformation(_init_empty, update)

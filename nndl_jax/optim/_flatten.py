@@ -30,11 +30,13 @@ def unravel_like(flat: jax.Array, tree: Any) -> Any:
             f"{treedef}"
         )
     pieces = jnp.split(flat, np.cumsum(sizes)[:-1]) if leaves else []
-    shaped = [
-        p.reshape(np.shape(x)).astype(jnp.result_type(x))
-        for p, x in zip(pieces, leaves, strict=True)
-    ]
-    return treedef.unflatten(shaped)
+
+    def shaped(p, x):
+        if jnp.iscomplexobj(p) and not jnp.iscomplexobj(x):
+            p = jnp.real(p)  # a real leaf raveled with complex ones
+        return p.reshape(np.shape(x)).astype(jnp.result_type(x))
+
+    return treedef.unflatten([shaped(p, x) for p, x in zip(pieces, leaves, strict=True)])
 
 
 def flatten(transform: GradientTransformation) -> GradientTransformation:
@@ -48,7 +50,8 @@ def flatten(transform: GradientTransformation) -> GradientTransformation:
     compile and run faster. Transforms that look at leaves separately (``clip_by_norm``,
     masks) change meaning: there is only one leaf.
 
-    Leaves of mixed dtypes are raveled in their common dtype and cast back on the way out.
+    Leaves of mixed dtypes are raveled in their common dtype and cast back on the way out (real
+    leaves raveled with complex ones take the real part).
     The state is ``transform``'s own state for the flat vector, as in ``optax.flatten``.
 
     Args:

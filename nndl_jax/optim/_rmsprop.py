@@ -10,6 +10,7 @@ from nndl_jax._validate import check_fraction, check_non_negative
 from nndl_jax.optim._base import (
     GradientTransformation,
     ScalarOrSchedule,
+    abs_sq,
     accumulator_dtype,
     check_updates,
     map_leaves,
@@ -40,11 +41,11 @@ def scale_by_rms(
     initial_scale: float = 0.0,
     centered: bool = False,
 ) -> GradientTransformation:
-    r"""Divide by the root mean square: ``G_t = β G_{t-1} + (1-β) g_t²``, ``u = g_t / (√G_t + ε)``.
+    r"""Divide by the root mean square: ``G_t = β G_{t-1} + (1-β) |g_t|²``, ``u = g_t/(√G_t + ε)``.
 
     With ``eps_in_sqrt`` the denominator is ``√(G_t + ε)``. With ``centered`` a moving average
     ``M_t = β M_{t-1} + (1-β) g_t`` is kept too and ``G_t`` is replaced by the variance
-    estimate ``max(G_t - M_t², 0)`` (the clamp keeps rounding from taking a root of a negative).
+    estimate ``max(G_t - |M_t|², 0)`` (the clamp keeps rounding from taking a root of a negative).
 
     Args:
       decay: ``β`` in [0, 1).
@@ -61,7 +62,9 @@ def scale_by_rms(
     g0 = check_non_negative("initial_scale", initial_scale)
 
     def init(params):
-        return RMSPropState(nu=zeros_for(params, g0), mu=zeros_for(params) if centered else None)
+        return RMSPropState(
+            nu=zeros_for(params, g0, real=True), mu=zeros_for(params) if centered else None
+        )
 
     def denominator(second_moment):
         if eps_in_sqrt:
@@ -74,7 +77,7 @@ def scale_by_rms(
 
             def leaf(g, nu):
                 g_acc = g.astype(accumulator_dtype(g))
-                nu = decay * nu + (1 - decay) * g_acc * g_acc
+                nu = decay * nu + (1 - decay) * abs_sq(g_acc)
                 return (g_acc / denominator(nu)).astype(g.dtype), nu
 
             out, nu = map_leaves(leaf, updates, state.nu, n_out=2)
@@ -84,9 +87,9 @@ def scale_by_rms(
 
         def centered_leaf(g, nu, mu):
             g_acc = g.astype(accumulator_dtype(g))
-            nu = decay * nu + (1 - decay) * g_acc * g_acc
+            nu = decay * nu + (1 - decay) * abs_sq(g_acc)
             mu = decay * mu + (1 - decay) * g_acc
-            variance = jnp.maximum(nu - mu * mu, 0)
+            variance = jnp.maximum(nu - abs_sq(mu), 0)
             return (g_acc / denominator(variance)).astype(g.dtype), nu, mu
 
         out, nu, mu = map_leaves(centered_leaf, updates, state.nu, state.mu, n_out=3)

@@ -69,9 +69,11 @@ def skip_nonfinite(transform: GradientTransformation) -> GradientTransformation:
             return transform.update(updates, state.inner_state, params)
 
         def skip(_):
-            # zeros shaped like what ``transform`` returns, which may differ in dtype from input
+            # zeros shaped like what ``transform`` returns, which may differ in dtype from input;
+            # zeros_like of the shape struct also keeps its sharding (with explicit sharding,
+            # lax.cond needs both branches sharded alike)
             shapes = jax.eval_shape(apply, None)[0]
-            return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes), state.inner_state
+            return jax.tree.map(jnp.zeros_like, shapes), state.inner_state
 
         new_updates, inner_state = jax.lax.cond(finite, apply, skip, None)
         skipped = jnp.where(finite, state.skipped, increment(state.skipped))

@@ -7,7 +7,10 @@ optimizer of ``nndl_jax.optim`` accepts one in place of a constant ``learning_ra
 Step convention (optax's): ``count`` is the number of updates made before this one, so the
 first update uses ``schedule(0)``. The book numbers iterations from ``t = 1``; its ``α_t`` is
 ``schedule(t - 1)`` here. Rates come out in the default float dtype (float32, or float64 under
-x64).
+x64). A negative count gives the rate at count 0 (as optax's schedules do), except in
+``cosine_decay``, which follows ``optax.cosine_decay_schedule`` there too. Hyperparameters may
+be traced (a schedule built under ``jit``, ``vmap`` or ``grad``); only concrete values are
+range-checked.
 
 Learning-rate decay (book §7.2.3.1), for an initial rate ``α₀``, decay rate ``β`` and a
 transition length ``T`` (the book's formulas are the case ``T = 1``), and the optax schedule
@@ -37,7 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl_jax._validate import check_non_negative, check_positive, check_positive_int
+from nndl_jax._validate import check_non_negative, check_positive, check_positive_int, is_traced
 
 Schedule = Callable[[jax.Array], jax.Array]
 
@@ -45,6 +48,16 @@ Schedule = Callable[[jax.Array], jax.Array]
 def _time(count) -> jax.Array:
     """The count as a float of the default dtype (float32, float64 under x64)."""
     return jnp.asarray(count).astype(jnp.result_type(float))
+
+
+def _elapsed(count) -> jax.Array:
+    """``_time(count)``, with negative counts taken as 0.
+
+    A formula evaluated at a negative count can give a rate above ``α₀``, a negative rate, or
+    an infinity (``1 + βt/T = 0``); even in a ``jnp.where`` branch that is then discarded, an
+    infinity there turns derivatives with respect to the hyperparameters into NaN.
+    """
+    return jnp.maximum(_time(count), 0)
 
 
 def _check_count(name: str, value) -> int:
@@ -99,7 +112,7 @@ def piecewise_constant(
 
 
 def _decay_time(count, transition_steps: int, staircase: bool) -> jax.Array:
-    p = _time(count) / transition_steps
+    p = _elapsed(count) / transition_steps
     return jnp.floor(p) if staircase else p
 
 
@@ -244,10 +257,12 @@ def warmup(schedule: Schedule | float, warmup_steps: int, *, init_value: float =
         return schedule
 
     def warmed_up(count):
-        t = _time(count)
+        t = _elapsed(count)
         peak = schedule(jnp.zeros_like(jnp.asarray(count)))
         ramp = init_value + (peak - init_value) * (t / warmup_steps)
-        return jnp.where(t < warmup_steps, ramp, schedule(jnp.asarray(count) - warmup_steps))
+        # the wrapped schedule never sees a negative count, not even in the discarded branch
+        after = schedule(jnp.maximum(jnp.asarray(count) - warmup_steps, 0))
+        return jnp.where(t < warmup_steps, ramp, after)
 
     return warmed_up
 
@@ -275,13 +290,13 @@ def triangular(
     """
     min_value = check_non_negative("min_value", min_value)
     max_value = check_non_negative("max_value", max_value)
-    if max_value < min_value:
+    if not (is_traced(min_value) or is_traced(max_value)) and max_value < min_value:
         raise ValueError(f"max_value must be >= min_value={min_value}, got {max_value}")
     step_size = check_positive_int("step_size", step_size)
     decay = _check_unit("decay", decay)
 
     def schedule(count):
-        t = _time(count)
+        t = _elapsed(count)
         cycle = jnp.floor(t / (2 * step_size))
         into = t - 2 * step_size * cycle  # counts into the cycle, an exact integer
         # (S - |into - S|) / S is 1 - x; integer-valued numerator keeps cycle ends exact
@@ -324,7 +339,7 @@ def sgdr(init_value: float, period: int, period_mult: int = 1, *, alpha: float =
         return period * (jnp.power(float(period_mult), i) - 1) / (period_mult - 1)
 
     def schedule(count):
-        t = _time(count)
+        t = _elapsed(count)
         if period_mult == 1:
             i = jnp.floor(t / period)
         else:
@@ -341,6 +356,6 @@ def sgdr(init_value: float, period: int, period_mult: int = 1, *, alpha: float =
 
 def _check_unit(name: str, value) -> float:
     value = check_non_negative(name, value)
-    if value > 1:
+    if not is_traced(value) and value > 1:
         raise ValueError(f"{name} must be in [0, 1], got {value!r}")
     return value
