@@ -1,8 +1,8 @@
 """Combinators that build networks from layers: ``serial``, ``parallel``, ``residual``, ``Flatten``.
 
-Parameters and state of a combinator are lists (one entry per child, in order), so
-``params[i]`` is the i-th layer's params; the PRNG key is split once per child, so stochastic
-children draw independent masks.
+Parameters and state of ``serial`` and ``parallel`` are lists (one entry per child, in order),
+so ``params[i]`` is the i-th layer's params (``residual`` uses ``{"body", "shortcut"}``); the
+PRNG key is split once per child, so stochastic children draw independent masks.
 """
 
 from __future__ import annotations

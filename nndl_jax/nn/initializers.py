@@ -33,8 +33,9 @@ Truncated normal: the ``*_normal`` initializers draw from a standard normal trun
 standard deviation of that truncated normal, so the variance is exactly :math:`\sigma^2` and no
 weight lies beyond :math:`2\sigma/c`. This is what ``jax.nn.initializers`` (and flax) do for all
 of their ``*_normal`` variance-scaling initializers, so ours have the same distribution: with
-the same key they give the same numbers. The book (and PyTorch's ``kaiming_normal_``) use the
-untruncated normal; :func:`variance_scaling` with ``distribution="normal"`` gives that.
+the same key they give the same numbers, up to the last-bit rounding of the scale factor. The
+book (and PyTorch's ``kaiming_normal_``) use the untruncated normal; :func:`variance_scaling`
+with ``distribution="normal"`` gives that.
 
 ``get(name_or_callable)`` returns an initializer by name (``Dense(w_init="he_normal")``);
 ``names()`` lists the names.

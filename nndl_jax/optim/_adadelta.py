@@ -86,8 +86,10 @@ def adadelta(
 
     The book's AdaDelta has no learning rate (``α = 1``, the default here); like optax and
     PyTorch we allow one, applied after the step's moving average is updated, so ``ΔX²``
-    tracks the unscaled step. Same rule and defaults as ``optax.adadelta``; PyTorch's
-    ``Adadelta`` has the same rule with ``ρ = 0.9, ε = 1e-6``.
+    tracks the unscaled step. Same rule and ``ρ, ε`` defaults as ``optax.adadelta``, whose
+    ``learning_rate`` defaults to None: no scaling at all, not even the sign flip, so pass
+    ``learning_rate=1.0`` there to get this default. PyTorch's ``Adadelta`` has the same rule
+    with ``lr = 1, ρ = 0.9, ε = 1e-6``.
 
     Args:
       learning_rate: ``α``, a number >= 0 or a schedule ``count -> α`` (first update: count 0).

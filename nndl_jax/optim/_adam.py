@@ -112,10 +112,12 @@ def adam(
         Δθ_t &= -\frac{α_t}{\sqrt{\hat G_t + ε_{root}} + ε}\, \hat M_t
 
     ``M_0 = G_0 = 0`` and ``t`` counts updates from 1 (``state.count`` after the update).
-    ``ε_root`` (default 0) only matters when differentiating through the update: with 0, the
+    ``ε_root`` (default 0) is for differentiating through the update: with 0, the
     derivative of ``√Ĝ`` at a coordinate whose gradients were all 0 is infinite and
     meta-gradients there are NaN (as in optax); a small ``ε_root`` such as 1e-8 keeps them
-    finite. For complex parameters ``G`` averages ``|g|² = g·conj(g)`` (real), as in optax.
+    finite. It also shrinks the steps where ``Ĝ`` is not far above it (with 1e-8, a
+    coordinate of gradients ``1e-5`` steps 10 times less). For complex parameters ``G``
+    averages ``|g|² = g·conj(g)`` (real), as in optax.
 
     Same rule and defaults as ``optax.adam`` and PyTorch's ``Adam`` (``ε`` outside the root).
     TensorFlow/Keras fold the bias correction into the rate, which moves ``ε`` by a factor

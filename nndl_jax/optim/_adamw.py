@@ -40,8 +40,8 @@ def adamw(
       eps: ``ε >= 0``.
       weight_decay: ``λ``, a number >= 0 or a schedule.
       mask: which parameters to decay (see ``add_decayed_weights``); None decays all.
-      eps_root: ``ε_root >= 0``, inside the square root, as in ``adam``: only matters when
-        differentiating through the update (keyword-only here; optax takes it after ``eps``).
+      eps_root: ``ε_root >= 0``, inside the square root, as in ``adam``: for differentiating
+        through the update (keyword-only here; optax takes it after ``eps``).
 
     Returns:
       ``chain(scale_by_adam(β₁, β₂, ε, ε_root), add_decayed_weights(λ, mask),

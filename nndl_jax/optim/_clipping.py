@@ -101,8 +101,9 @@ def clip_by_norm(max_norm: float) -> GradientTransformation:
     r"""Rescale each leaf separately so that its norm is at most ``c``: ``u ← u · c / max(‖u‖, c)``.
 
     Each parameter array (a weight matrix, a bias) is clipped on its own, so one exploding
-    layer does not shrink the others' updates. optax has no per-leaf norm clip; it equals
-    ``optax.clip_by_global_norm`` applied to each leaf alone.
+    layer does not shrink the others' updates. It equals ``optax.clip_by_global_norm`` applied
+    to each leaf alone; optax's per-leaf ``clip_by_block_rms`` bounds each leaf's RMS
+    ``‖u‖/√size`` instead of its norm.
 
     Args:
       max_norm: ``c > 0``.

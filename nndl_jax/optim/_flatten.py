@@ -47,8 +47,9 @@ def flatten(transform: GradientTransformation) -> GradientTransformation:
     params), runs ``transform`` once, and unravels its output into the updates' structure.
     An elementwise optimizer (SGD, momentum, RMSProp, AdaGrad, Adam ...) computes exactly the
     same numbers either way; a tree of many small leaves becomes a few large kernels, which
-    compile and run faster. Transforms that look at leaves separately (``clip_by_norm``,
-    masks) change meaning: there is only one leaf.
+    compile and run faster. Transforms that look at leaves separately change meaning: there
+    is only one leaf, so ``clip_by_norm`` clips the global norm, and a ``mask`` shaped like the
+    params tree no longer matches and raises a TypeError (only a single boolean fits).
 
     Leaves of mixed dtypes are raveled in their common dtype and cast back on the way out (real
     leaves raveled with complex ones take the real part).

@@ -123,7 +123,8 @@ def rmsprop(
     ``eps_in_sqrt=False`` there to get this rule. With ``momentum`` optax applies the learning
     rate *before* the trace (its trace holds ``-α v``); the two agree for a constant rate,
     while with a schedule ours (and PyTorch's) rescales the whole velocity by the current rate.
-    PyTorch's ``RMSprop`` uses ``α = 0.99`` and ``ε = 1e-8`` outside the root, as here.
+    PyTorch's ``RMSprop`` uses the decay ``alpha=0.99`` (our ``β``) and ``ε = 1e-8`` outside the
+    root, as here.
 
     Args:
       learning_rate: ``α``, a number >= 0 or a schedule ``count -> α`` (first update: count 0).

@@ -83,6 +83,7 @@ def scale_by_learning_rate(learning_rate: ScalarOrSchedule) -> GradientTransform
       learning_rate: ``α``, a number >= 0 or a schedule ``count -> α`` (first update: count 0).
 
     Raises:
+      TypeError: ``learning_rate`` is neither a number nor a callable schedule.
       ValueError: ``learning_rate`` is negative or not finite.
     """
     learning_rate = check_rate("learning_rate", learning_rate)

@@ -86,12 +86,13 @@ def sgd(
       nesterov: use Nesterov's look-ahead (needs ``momentum``).
 
     Returns:
-      ``chain(trace(β, nesterov), scale_by_learning_rate(α))``, or just the scaling without
-      momentum.
+      ``chain(trace(β, nesterov), scale_by_learning_rate(α))``, or
+      ``chain(scale_by_learning_rate(α))`` without momentum.
 
     Raises:
-      ValueError: a negative learning rate, ``momentum`` outside [0, 1), or ``nesterov``
-        without ``momentum``.
+      TypeError: a learning rate that is neither a number nor a schedule.
+      ValueError: a negative or non-finite learning rate, ``momentum`` outside [0, 1), or
+        ``nesterov`` without ``momentum``.
     """
     lr = scale_by_learning_rate(learning_rate)
     if momentum is None:

@@ -54,7 +54,10 @@ def add_decayed_weights(
       for a scheduled ``λ``. ``update`` needs ``params``.
 
     Raises:
-      ValueError: a negative ``weight_decay``, or ``update`` called without ``params``.
+      TypeError: a ``weight_decay`` that is neither a number nor a schedule, or (in ``update``)
+        a ``mask`` that is not a tree shaped like the params or a prefix of it.
+      ValueError: a negative or non-finite ``weight_decay``, or ``update`` called without
+        ``params``.
     """
     weight_decay = check_rate("weight_decay", weight_decay)
     scheduled = callable(weight_decay)

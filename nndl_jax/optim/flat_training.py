@@ -26,8 +26,9 @@ concatenation, which XLA fuses into the backward pass). ``step`` is jitted with 
 the optimizer state donated, so each update overwrites its inputs in place.
 
 Semantics differ from the per-leaf optimizer only where a transform looks at leaves: a
-per-leaf rule (``clip_by_norm``, a weight-decay ``mask`` given as a tree) sees one leaf, the whole
-vector. Elementwise rules (SGD, momentum, RMSProp, AdaGrad, Adam, ...) and global ones
+per-leaf rule such as ``clip_by_norm`` sees one leaf, the whole vector, and a weight-decay
+``mask`` shaped like the params tree no longer matches and raises a TypeError (only a single
+boolean fits). Elementwise rules (SGD, momentum, RMSProp, AdaGrad, Adam, ...) and global ones
 (``clip_by_global_norm``) give the same numbers as on the tree.
 
 The buffer's dtype is the common dtype of the leaves (float32 for float32 parameters, float64

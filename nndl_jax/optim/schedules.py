@@ -8,9 +8,10 @@ Step convention (optax's): ``count`` is the number of updates made before this o
 first update uses ``schedule(0)``. The book numbers iterations from ``t = 1``; its ``α_t`` is
 ``schedule(t - 1)`` here. Rates come out in the default float dtype (float32, or float64 under
 x64). A negative count gives the rate at count 0 (as optax's schedules do), except in
-``cosine_decay``, which follows ``optax.cosine_decay_schedule`` there too. Hyperparameters may
-be traced (a schedule built under ``jit``, ``vmap`` or ``grad``); only concrete values are
-range-checked.
+``cosine_decay``, which follows ``optax.cosine_decay_schedule`` there too. Real-valued
+hyperparameters may be traced (a schedule built under ``jit``, ``vmap`` or ``grad``); only
+concrete values are range-checked. Integer ones (step counts, periods, boundaries) must be
+concrete.
 
 Learning-rate decay (book §7.2.3.1), for an initial rate ``α₀``, decay rate ``β`` and a
 transition length ``T`` (the book's formulas are the case ``T = 1``), and the optax schedule
@@ -174,8 +175,10 @@ def exponential_decay(
             p = jnp.floor(p)
         rate = jnp.where(since <= 0, init_value, init_value * jnp.power(decay_rate, p))
         if end_value is not None:
-            bound = jnp.maximum if decay_rate < 1 else jnp.minimum
-            rate = bound(rate, end_value)
+            # a floor when decaying, a ceiling when growing (decay_rate may be traced)
+            rate = jnp.where(
+                decay_rate < 1, jnp.maximum(rate, end_value), jnp.minimum(rate, end_value)
+            )
         return rate
 
     return schedule

@@ -91,7 +91,9 @@ def fit(X, n_components: int, *, method: str = "eigh", whiten: bool = False) -> 
       A :class:`PCA` model.
 
     Raises:
-      ValueError: ``n_components`` out of range, NaN/Inf in ``X``, an unknown ``method``.
+      ValueError: ``n_components`` out of range, fewer than 2 rows, NaN/Inf in ``X``, an
+        unknown ``method``.
+      TypeError: ``whiten`` is not a bool.
     """
     X = check_data("X", X, min_samples=2)
     n, d = X.shape

@@ -388,7 +388,9 @@ def learn(
       X: ``(N, d)`` data (centre it first if the mean is not part of what should be coded).
       n_atoms: M, the number of atoms (may exceed d).
       lam: the sparsity weight λ. reg: the ridge weight μ of the basis step.
-      n_iter: alternations. unit_norm: normalise atoms after each basis step.
+      n_iter: alternations. unit_norm: constrain the atoms to the unit ball, ``‖a_j‖ ≤ 1``
+        (one block-coordinate sweep per basis step, see :func:`update_dictionary`); False uses
+        the unconstrained ridge solution.
       penalty, method, encode_iter, tol: passed to :func:`encode` (``encode_iter`` is its
         ``max_iter``).
       init: ``(d, M)`` initial atoms instead of the random rows.

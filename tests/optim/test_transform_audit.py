@@ -349,8 +349,17 @@ def test_meta_gradient_through_a_warmed_up_schedule_is_finite(inner):
         lambda v: S.sgdr(0.1, 3, alpha=v),
         lambda v: S.triangular(0.0, v, 2),
         lambda v: S.triangular(v, 0.5, 2, decay=v),
+        lambda v: S.exponential_decay(1.0, 2, v, end_value=0.2),  # a floor
+        lambda v: S.exponential_decay(1.0, 2, 10 * v, end_value=2.0),  # 1 and 3: a ceiling
     ],
-    ids=["cosine_alpha", "sgdr_alpha", "triangular_max", "triangular_min_decay"],
+    ids=[
+        "cosine_alpha",
+        "sgdr_alpha",
+        "triangular_max",
+        "triangular_min_decay",
+        "exponential_floor",
+        "exponential_ceiling",
+    ],
 )
 def test_schedule_hyperparameters_can_be_traced(make):
     # optax.cosine_decay_schedule accepts a traced alpha; our range checks used to raise
