@@ -121,6 +121,15 @@ def _writable_file(option: str, path: str) -> bool:
     except OSError as exc:
         print(f"{option}: cannot create the folder of {path!r}: {exc}", file=sys.stderr)
         return False
+    existed = target.exists()
+    try:  # a read-only folder or file must fail now, not after minutes of work
+        with open(target, "a"):
+            pass
+    except OSError as exc:
+        print(f"{option}: cannot write {path!r}: {exc}", file=sys.stderr)
+        return False
+    if not existed:  # the probe's empty file, not a symbolic link that led to it
+        target.resolve().unlink(missing_ok=True)
     return True
 
 
@@ -186,32 +195,46 @@ def _fmt(value) -> str:
     return str(value)
 
 
+#: JAX's default keys take 32-bit seeds: 2**32 would silently give the run of seed 0.
+_SEED_LIMIT = 2**32
+
+
 def _cmd_tour(args) -> int:
     from tqdm import tqdm
 
     from nndl_jax.experiments import experiments, run_tour
 
+    if not 0 <= args.seed < _SEED_LIMIT:
+        print(f"--seed must be an integer in [0, 2**32), got {args.seed}", file=sys.stderr)
+        return 2
     selected = experiments(args.only)
-    bar = tqdm(total=len(selected), desc="tour", unit="section")
+    bars = []  # made by the first section: no bar before the arguments are checked
     started = []
 
     def progress(exp):
+        if not bars:
+            bars.append(tqdm(total=len(selected), desc="tour", unit="section"))
         if started:  # the previous section has finished
-            bar.update(1)
+            bars[0].update(1)
         started.append(exp.name)
-        bar.set_postfix_str(exp.name)
+        bars[0].set_postfix_str(exp.name)
 
     start = time.perf_counter()
     try:
         html, sections = run_tour(
             args.out, pattern=args.only, quick=not args.full, seed=args.seed, progress=progress
         )
-    except ValueError as exc:
-        bar.close()
-        print(exc, file=sys.stderr)
+    except (ValueError, OSError) as exc:
+        for bar in bars:
+            bar.close()
+        if isinstance(exc, OSError):
+            print(f"--out: cannot write the report to {args.out!r}: {exc}", file=sys.stderr)
+        else:
+            print(exc, file=sys.stderr)
         return 2
-    bar.update(1)
-    bar.close()
+    for bar in bars:
+        bar.update(1)
+        bar.close()
     for s in sections:
         status = "FAILED" if s.error else "ok"
         print(f"  {status:<6} {s.seconds:6.1f} s  {s.title}")
@@ -265,10 +288,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=_cmd_bench)
 
     p = sub.add_parser("tour", help="run the book's experiments and write a report with plots")
-    p.add_argument("--out", default="reports/tour", help="report folder (default: reports/tour)")
+    p.add_argument(
+        "--out", metavar="DIR", default="reports/tour", help="report folder (default: reports/tour)"
+    )
     p.add_argument("--only", metavar="PATTERN", help="glob or substring of experiment names")
     p.add_argument("--full", action="store_true", help="full-length runs instead of the quick tour")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of every experiment, in [0, 2**32) (default: 0)"
+    )
     p.set_defaults(fn=_cmd_tour)
 
     p = sub.add_parser("train", help="train a model (see 'nndl-jax train --help')", add_help=False)
@@ -283,7 +310,11 @@ def main(argv: list[str] | None = None) -> int:
         # forwarded whole: argparse's REMAINDER would swallow neither "--help" nor other options
         return _train(argv[1:])
     args = build_parser().parse_args(argv)
-    return args.fn(args)
+    try:
+        return args.fn(args)
+    except KeyboardInterrupt:  # Ctrl-C: a user's decision, not a crash to show a traceback of
+        print(f"\nnndl-jax {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -127,9 +127,12 @@ def run_tour(
         )
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if seed >= 2**32:  # jax.random.key(2**32) is key(0); from 2**63 it raises
+        raise ValueError(f"seed must be below 2**32 (JAX keys take 32-bit seeds), got {seed}")
     if out.exists() and not out.is_dir():
         raise ValueError(f"the report folder {str(out)!r} is a file, not a folder")
     out.mkdir(parents=True, exist_ok=True)
+    previous = _figures_of_last_run(out)
     ctx = Context(out, quick=quick, seed=seed)
     sections = []
     for exp in selected:
@@ -146,7 +149,44 @@ def run_tour(
         sections.append(section)
     html = write_report(out, sections, quick=quick, seed=seed)
     results = {
-        s.title: {"seconds": s.seconds, "metrics": s.metrics, "error": s.error} for s in sections
+        s.title: {
+            "seconds": s.seconds,
+            "metrics": s.metrics,
+            "error": s.error,
+            "figures": [_relative(f, out) for f in s.figures],
+        }
+        for s in sections
     }
     (out / "results.json").write_text(json.dumps(jsonable(results), indent=2, default=float))
+    # the folder is the report: figures an earlier run wrote and this one did not are stale
+    for name in previous - {_relative(f, out) for s in sections for f in s.figures}:
+        path = out / name
+        if (
+            path.suffix == ".png"
+            and path.is_file()
+            and path.resolve().is_relative_to(out.resolve())
+        ):
+            path.unlink()
     return html, sections
+
+
+def _relative(figure: str | Path, out: Path) -> str:
+    path = Path(figure)
+    try:
+        return path.resolve().relative_to(out.resolve()).as_posix()
+    except ValueError:  # a figure written elsewhere: its absolute path, never deleted
+        return str(path.resolve())
+
+
+def _figures_of_last_run(out: Path) -> set[str]:
+    """The figures the previous tour in ``out`` listed in its ``results.json`` (none if absent)."""
+    try:
+        results = json.loads((out / "results.json").read_text())
+        return {
+            f
+            for r in results.values()
+            for f in r.get("figures", [])
+            if isinstance(f, str) and not Path(f).is_absolute()
+        }
+    except (OSError, ValueError, AttributeError, TypeError):
+        return set()

@@ -15,14 +15,21 @@ Examples::
     nndl-jax train mlp --dataset breast_cancer --json              # machine-readable summary
 
 With ``--out DIR`` the run writes ``DIR/history.json``, ``DIR/history.csv``, ``DIR/curves.png``,
-``DIR/results.json`` and a checkpoint per epoch under ``DIR/checkpoints``.
+``DIR/results.json``, a checkpoint per epoch under ``DIR/checkpoints`` and the settings it was
+started with in ``DIR/config.json``: ``--resume`` refuses other settings (only ``--epochs``,
+``--patience``, ``--min-delta`` and ``--threshold`` may change), since a run continued with
+another optimizer, seed or model would be neither the old run nor a new one. Ctrl-C stops a run
+with status 130; the same command with ``--resume`` continues it from the last completed epoch.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +37,30 @@ from typing import Any
 __all__ = ["main", "build_parser", "build_mlp"]
 
 _SCALINGS = ("auto", "zscore", "minmax", "none")
+#: The augmentation flags' defaults: they are checked against, as they only apply with --augment.
+_DEFAULTS = {"max_shift": 1, "max_rotation": 10.0, "noise": 0.0}
+
+#: The settings that make a run what it is: ``--resume`` must be given the same ones.
+_RUN_SETTINGS = (
+    "dataset", "scaling", "split_seed", "hidden", "activation", "init", "dropout", "optimizer",
+    "lr", "batch_size", "drop_last", "monitor", "l1", "l2", "weight_decay", "label_smoothing",
+    "augment", "max_shift", "max_rotation", "noise", "seed",
+)  # fmt: skip
+
+#: The argument names of the library's messages, as the flags the user typed.
+_FLAGS = {
+    "epochs": "--epochs", "batch_size": "--batch-size", "patience": "--patience",
+    "min_delta": "--min-delta", "threshold": "--threshold", "learning_rate": "--lr",
+    "l1": "--l1", "l2": "--l2", "weight_decay": "--weight-decay",
+    "label_smoothing": "--label-smoothing", "dropout": "--dropout", "hidden": "--hidden",
+    "max_shift": "--max-shift", "max_rotation": "--max-rotation", "noise_std": "--noise",
+    "unknown data set": "--dataset", "unknown optimizer": "--optimizer",
+    "unknown activation": "--activation", "unknown initializer": "--init",
+    "unknown scaling": "--scaling", "unknown monitor": "--monitor",
+}  # fmt: skip
+
+#: JAX's default keys take 32-bit seeds: 2**32 would silently give the run of seed 0.
+_SEED_LIMIT = 2**32
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,9 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--weight-decay", type=float, default=1e-4, help="decoupled decay per step")
     g.add_argument("--label-smoothing", type=float, default=0.1, help="ε of the targets")
     g.add_argument("--augment", action="store_true", help="shift/rotate/noise images (digits)")
-    g.add_argument("--max-shift", type=int, default=1, help="augmentation shift, pixels")
-    g.add_argument("--max-rotation", type=float, default=10.0, help="augmentation angle, degrees")
-    g.add_argument("--noise", type=float, default=0.0, help="augmentation noise std")
+    g.add_argument(
+        "--max-shift", type=int, default=_DEFAULTS["max_shift"], help="augmentation shift, pixels"
+    )
+    g.add_argument(
+        "--max-rotation",
+        type=float,
+        default=_DEFAULTS["max_rotation"],
+        help="augmentation angle, degrees",
+    )
+    g.add_argument("--noise", type=float, default=_DEFAULTS["noise"], help="augmentation noise std")
     g = p.add_argument_group("run")
     g.add_argument("--seed", type=int, default=0, help="seed of initialization and shuffling")
     g.add_argument("--out", metavar="DIR", help="write history, curves, results, checkpoints")
@@ -133,6 +171,16 @@ def _run(args) -> tuple[int, dict[str, Any]]:
     for flag, seed in (("--seed", args.seed), ("--split-seed", args.split_seed)):
         if seed < 0:
             raise ValueError(f"{flag} must be a non-negative integer, got {seed}")
+    if args.seed >= _SEED_LIMIT:
+        raise ValueError(f"--seed must be below 2**32 (JAX keys are 32-bit), got {args.seed}")
+    if not args.augment:
+        given = [f"--{name.replace('_', '-')}" for name in ("max_shift", "max_rotation", "noise")
+                 if getattr(args, name) != _DEFAULTS[name]]  # fmt: skip
+        if given:
+            verb = "applies" if len(given) == 1 else "apply"
+            raise ValueError(f"{', '.join(given)} {verb} only with --augment, which is not given")
+    if args.out:
+        _check_run_folder(args)
     ds = data.load(args.dataset, seed=args.split_seed, standardize=_scaling(args.scaling, True))
     scaling = _scaling(args.scaling, ds.image_shape is not None)
     if scaling != ds.scaling:
@@ -166,27 +214,30 @@ def _run(args) -> tuple[int, dict[str, Any]]:
     config = {k: v for k, v in vars(args).items() if k not in ("json", "no_progress")}
     config["scaling"] = scaling
     start = time.perf_counter()
-    result = fit(
-        model,
-        ds,
-        optimizer=optimizer,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        drop_last=args.drop_last,
-        patience=args.patience,
-        min_delta=args.min_delta,
-        threshold=args.threshold,
-        monitor=args.monitor,
-        l1=args.l1,
-        l2=args.l2,
-        weight_decay=args.weight_decay,
-        label_smoothing=args.label_smoothing,
-        augment=augment,
-        seed=args.seed,
-        checkpoint_dir=None if out is None else out / "checkpoints",
-        resume=args.resume,
-        progress=not (args.no_progress or args.json),
-    )
+    stop = _DeferredInterrupt() if out is not None else contextlib.nullcontext()
+    with stop:  # with checkpoints, Ctrl-C stops once the epoch under way is saved
+        result = fit(
+            model,
+            ds,
+            optimizer=optimizer,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            drop_last=args.drop_last,
+            patience=args.patience,
+            min_delta=args.min_delta,
+            threshold=args.threshold,
+            monitor=args.monitor,
+            l1=args.l1,
+            l2=args.l2,
+            weight_decay=args.weight_decay,
+            label_smoothing=args.label_smoothing,
+            augment=augment,
+            seed=args.seed,
+            checkpoint_dir=None if out is None else out / "checkpoints",
+            resume=args.resume,
+            progress=not (args.no_progress or args.json),
+            callback=None if out is None else _after_epoch(args, out, stop),
+        )
     seconds = time.perf_counter() - start
     summary: dict[str, Any] = {
         "dataset": args.dataset,
@@ -220,6 +271,124 @@ def _run(args) -> tuple[int, dict[str, Any]]:
     return (1 if result.stopped_reason == "non_finite" else 0), summary
 
 
+class _DeferredInterrupt:
+    """Ctrl-C during a run with checkpoints: stop once the epoch under way is saved.
+
+    Interrupted in the middle of orbax's write, a run leaves a half-written step folder and
+    orbax logs a traceback; the first Ctrl-C therefore only asks to stop (checked after each
+    epoch's checkpoint), and a second one stops at once.
+    """
+
+    requested = False
+
+    def __enter__(self):
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if previous is signal.default_int_handler:  # only where Ctrl-C would interrupt us
+                self._previous = previous
+                signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print(
+            "\nnndl-jax train: stopping after the checkpoint of the epoch under way "
+            "(Ctrl-C again to stop at once)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+def _after_epoch(args, out: Path, stop: _DeferredInterrupt):
+    """The ``fit`` callback of a run with ``--out``: record the settings, honour a Ctrl-C."""
+    write_config = _config_writer(args, out)
+
+    def after(record):
+        write_config(record)
+        if stop.requested:
+            raise KeyboardInterrupt
+
+    return after
+
+
+def _settings(args) -> dict[str, Any]:
+    return json.loads(json.dumps({k: getattr(args, k) for k in _RUN_SETTINGS}))
+
+
+def _has_checkpoints(folder: Path) -> bool:
+    return folder.is_dir() and any(p.name.isdigit() for p in folder.iterdir())
+
+
+def _check_run_folder(args) -> None:
+    """``--out``'s checkpoint folder can be one, and ``--resume`` keeps the run's settings."""
+    out = Path(args.out)
+    checkpoints = out / "checkpoints"
+    if checkpoints.exists() and not checkpoints.is_dir():
+        raise ValueError(
+            f"--out {args.out!r} holds a file named 'checkpoints' where the run's checkpoint "
+            f"folder goes; move it away or choose another --out"
+        )
+    config = out / "config.json"
+    if not (args.resume and _has_checkpoints(checkpoints) and config.is_file()):
+        return
+    try:
+        saved = json.loads(config.read_text())
+    except ValueError as exc:
+        raise ValueError(f"--resume: cannot read {str(config)!r}: {exc}") from None
+    changed = [
+        f"--{k.replace('_', '-')} {saved[k]!r} there, {v!r} here"
+        for k, v in _settings(args).items()
+        if k in saved and saved[k] != v
+    ]
+    if changed:
+        raise ValueError(
+            f"--resume: the run in {args.out!r} was started with other settings ("
+            f"{'; '.join(changed)}); resume it with the same ones (only --epochs, --patience, "
+            f"--min-delta and --threshold may change) or choose another --out"
+        )
+
+
+def _config_writer(args, out: Path):
+    """A ``fit`` callback that records the run's settings once its first epoch is saved.
+
+    A fresh run writes them (replacing those of a run whose checkpoints are gone); a resumed one
+    only if the folder has none yet (a run of an older version), since it was checked against
+    them.
+    """
+    resumed = args.resume and _has_checkpoints(out / "checkpoints")
+    pending = [not (resumed and (out / "config.json").is_file())]
+
+    def write(record):
+        if pending[0]:
+            (out / "config.json").write_text(json.dumps(_settings(args), indent=2))
+            pending[0] = False
+
+    return write
+
+
+def _cli_message(exc: BaseException, args) -> str:
+    """The library's message, led by the flag it is about (``learning_rate`` is ``--lr``)."""
+    message = str(exc)
+    if message.startswith("--"):
+        return message
+    if "pass resume=True" in message:
+        return f"--out {getattr(args, 'out', None)!r}: {message} (on the command line: --resume)"
+    for name, flag in _FLAGS.items():
+        if message.startswith(name + " ") or message.startswith(name + ":"):
+            return f"argument {flag}: {message}"
+    if isinstance(exc, OSError) and getattr(args, "out", None):
+        return f"--out {args.out!r} cannot be written: {message}"
+    return message
+
+
 def _report(summary: dict[str, Any]) -> str:
     lines = [
         f"{summary['dataset']}: {summary['model']}",
@@ -237,10 +406,10 @@ def _report(summary: dict[str, Any]) -> str:
             )
     if "test" in summary:
         confusion = summary["test"]["confusion"]
-        width = max(len(str(v)) for row in confusion for v in row) + 1
-        labels = [str(c)[:width] for c in summary["class_names"]]
+        # whole class names: cut to the counts' width, wine's class_0..class_2 all read "cl"
+        labels = [str(c) for c in summary["class_names"]]
         label_w = max(len(c) for c in labels)
-        width = max(width, label_w + 1)
+        width = max(max(len(str(v)) for row in confusion for v in row), label_w) + 1
         lines.append("test confusion matrix (rows: true class, columns: predicted):")
         lines.append(" " * (label_w + 1) + "".join(c.rjust(width) for c in labels))
         for name, row in zip(labels, confusion, strict=True):
@@ -251,7 +420,8 @@ def _report(summary: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``nndl-jax train``; returns the exit status.
 
-    0: trained; 1: stopped on a non-finite loss; 2: bad arguments (the message says which).
+    0: trained; 1: stopped on a non-finite loss; 2: bad arguments (the message says which);
+    130: interrupted (Ctrl-C).
     """
     parser = build_parser()
     try:
@@ -261,8 +431,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         status, summary = _run(args)
     except (ValueError, TypeError, OSError) as exc:  # OSError: --out cannot be written
-        print(f"nndl-jax train: error: {exc}", file=sys.stderr)
+        print(f"nndl-jax train: error: {_cli_message(exc, args)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: the checkpoints of the finished epochs are complete
+        hint = ""
+        if args.out and _has_checkpoints(Path(args.out) / "checkpoints"):
+            hint = "; the same command with --resume continues from the last completed epoch"
+        print(f"\nnndl-jax train: interrupted{hint}", file=sys.stderr)
+        return 130
     if args.json:
         from nndl_jax.train.history import jsonable
 
