@@ -412,6 +412,8 @@ def fit(
         raise TypeError(f"callback must be callable, got {callback!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if seed >= 2**32:  # jax.random.key(2**32) is key(0) without x64; from 2**63 it overflows
+        raise ValueError(f"seed must be below 2**32 (JAX keys take 32-bit seeds), got {seed}")
     checkpointer = None
     if checkpoint_dir is not None:
         from nndl_jax.train.checkpoint import Checkpointer

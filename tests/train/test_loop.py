@@ -163,6 +163,9 @@ def test_manual_backprop_drives_fit(iris):
         ({"threshold": float("nan")}, ValueError, "threshold must be a finite number or None"),
         ({"resume": True}, ValueError, "resume=True needs a checkpoint_dir"),
         ({"seed": -1}, ValueError, "seed must be a non-negative integer"),
+        # key(2**32) is key(0): a silent rerun of seed 0; 2**63 overflowed with a traceback
+        ({"seed": 2**32}, ValueError, r"seed must be below 2\*\*32"),
+        ({"seed": 2**63}, ValueError, r"seed must be below 2\*\*32"),
         ({"augment": 3}, TypeError, "augment must be callable"),
         ({"params": [{}]}, TypeError, "params must have the structure of the model's params"),
     ],
