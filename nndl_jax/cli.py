@@ -51,6 +51,9 @@ def _cmd_verify(args) -> int:
     if args.list:
         for c in selected:
             print(f"{c.name}  ({c.tier}; vs {c.reference})")
+        if args.json:
+            listing = [{"name": c.name, "tier": c.tier, "reference": c.reference} for c in selected]
+            Path(args.json).write_text(json.dumps({"checks": listing}, indent=2))
         return 0
     start = time.perf_counter()
     results = []
@@ -275,7 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
         "even where the accelerator defaults to TF32 or bfloat16 passes)",
     )
     p.add_argument("--list", action="store_true", help="list the checks without running them")
-    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument(
+        "--json", metavar="FILE", help="also write the results (with --list: the list) as JSON"
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="print each row as it finishes")
     p.set_defaults(fn=_cmd_verify)
 

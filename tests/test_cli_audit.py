@@ -205,3 +205,12 @@ def test_every_option_has_a_help_text():
                 seen.append(action.option_strings[-1])
                 assert action.help, f"{parser.prog} {action.option_strings} has no help"
     assert "--seed" in seen and "--max-rotation" in seen
+
+
+def test_verify_list_with_json_writes_the_list(tmp_path, capsys):
+    out = tmp_path / "checks.json"
+    assert cli.main(["verify", "--list", "--only", "losses.binary*", "--json", str(out)]) == 0
+    listed = json.loads(out.read_text())["checks"]
+    printed = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert [c["name"] for c in listed] == printed
+    assert "losses.binary_cross_entropy.confident" in printed
