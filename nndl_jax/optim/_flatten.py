@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl_jax.optim._base import GradientTransformation, check_matching, check_transform
+from nndl_jax.optim._base import GradientTransformation, check_transform, check_updates
 
 
 def ravel(tree: Any) -> jax.Array:
@@ -49,7 +49,14 @@ def flatten(transform: GradientTransformation) -> GradientTransformation:
     same numbers either way; a tree of many small leaves becomes a few large kernels, which
     compile and run faster. Transforms that look at leaves separately change meaning: there
     is only one leaf, so ``clip_by_norm`` clips the global norm, and a ``mask`` shaped like the
-    params tree no longer matches and raises a TypeError (only a single boolean fits).
+    params tree no longer matches and raises a TypeError (only a single boolean fits). A
+    *callable* mask is called with the flat vector, so it sees no tree: a rule such as
+    ``lambda p: tree_map(lambda x: x.ndim > 1, p)`` returns ``False`` and silently decays
+    nothing; keep masked weight decay outside ``flatten``.
+
+    The leaves are checked as the per-leaf transforms check them, before raveling hides their
+    dtypes: integer or boolean params or updates (``float0`` gradients of integer leaves
+    included) are a TypeError rather than being trained as floats and rounded back.
 
     Leaves of mixed dtypes are raveled in their common dtype and cast back on the way out (real
     leaves raveled with complex ones take the real part).
@@ -64,13 +71,18 @@ def flatten(transform: GradientTransformation) -> GradientTransformation:
     check_transform("transform", transform)
 
     def init(params):
+        for path, p in jax.tree_util.tree_flatten_with_path(params)[0]:
+            if not jnp.issubdtype(jnp.result_type(p), jnp.inexact):
+                raise TypeError(
+                    "params must hold floating-point (real or complex) arrays, got dtype "
+                    f"{jnp.result_type(p)} at params{jax.tree_util.keystr(path)}"
+                )
         return transform.init(ravel(params))
 
     def update(updates, state, params=None):
-        flat_params = None
-        if params is not None:
-            check_matching("updates", updates, "params", params)
-            flat_params = ravel(params)
+        # dtypes, structures, shapes and complex-for-real, as every per-leaf transform checks
+        check_updates(updates, params)
+        flat_params = None if params is None else ravel(params)
         flat_updates, state = transform.update(ravel(updates), state, flat_params)
         return unravel_like(flat_updates, updates), state
 

@@ -33,6 +33,15 @@ boolean fits). Elementwise rules (SGD, momentum, RMSProp, AdaGrad, Adam, ...) an
 
 The buffer's dtype is the common dtype of the leaves (float32 for float32 parameters, float64
 under ``jax_enable_x64`` for float64 ones); ``unravel`` casts each view back to its leaf's dtype.
+A leaf narrower than the buffer (bfloat16 among float32 leaves) is trained as on the tree: its
+update and its new value are rounded to its own dtype at every step, so its segment of the
+buffer always holds a value of that dtype and steps too small for that dtype are lost, as they
+are on the tree (one masked pass over the buffer per narrower dtype, whatever the leaf count).
+
+A callable weight-decay ``mask`` (``adamw(mask=fn)``) is called with the flat vector, one leaf,
+so ``fn`` sees no tree: a rule such as ``lambda p: tree_map(lambda x: x.ndim > 1, p)`` returns
+``False`` and silently decays nothing. Train with a mask on the tree instead (per-leaf
+optimizer), or fold the decay into ``loss_fn``.
 
 Compile time. The update compiles to one loop whatever the number of leaves. The forward and
 backward passes still touch every leaf, and on XLA:CPU every slice of the buffer (each at its
@@ -69,6 +78,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.flatten_util import ravel_pytree
 
 Params = Any
@@ -94,7 +104,8 @@ class RavelTrainer(NamedTuple):
         ``jax.grad`` with respect to the flat vector). Jitted and donated like ``step``.
       ravel: ``ravel(params) -> flat``: a tree shaped like the template to a flat vector.
       unravel: ``unravel(flat) -> params``: the flat vector back to the tree (views cast to each
-        leaf's dtype).
+        leaf's dtype). ``flat`` must have shape ``(size,)``; with a single-dtype template it may
+        have another dtype (the moments of a bfloat16 buffer) and the views keep it.
       size: ``P``, the number of parameter elements.
       dtype: the dtype of the flat buffer.
     """
@@ -140,7 +151,8 @@ def ravel_training(
 
     The returned functions raise too: ``init``/``ravel`` a TypeError for a tree of another
     structure and a ValueError for a leaf of another shape; ``step``/``epoch``/``update`` a
-    ValueError for a flat vector of another shape or dtype.
+    ValueError for a flat vector of another shape or dtype; ``unravel`` a ValueError for a flat
+    vector of another shape (or, with a mixed-dtype template, another dtype).
     """
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}: {loss_fn!r}")
@@ -159,15 +171,38 @@ def ravel_training(
     for path, leaf in leaves_with_path:
         dtype = jnp.result_type(leaf)
         if not jnp.issubdtype(dtype, jnp.floating):
+            hint = (
+                "complex parameters are not supported in the raveled mode; use "
+                "flatten(transform) on the tree"
+                if jnp.issubdtype(dtype, jnp.complexfloating)
+                else "keep integer or boolean data out of the trained parameters"
+            )
             raise ValueError(
                 f"params leaf {jax.tree_util.keystr(path)} must be a floating-point array, got "
-                f"dtype {dtype}; keep integer or boolean data out of the trained parameters"
+                f"dtype {dtype}; {hint}"
             )
     template, unravel = ravel_pytree(params)
     size, dtype = int(template.shape[0]), template.dtype
     treedef = jax.tree_util.tree_structure(params)
     shapes = [(jax.tree_util.keystr(p), jnp.shape(x)) for p, x in leaves_with_path]
     del template  # only its shape and dtype are kept, not the values
+    # the segments of the leaves narrower than the buffer: leaf dtype -> mask over the buffer
+    narrower: dict[Any, np.ndarray] = {}
+    offset = 0
+    for _, leaf in leaves_with_path:
+        n, leaf_dtype = int(np.size(leaf)), jnp.result_type(leaf)
+        if leaf_dtype != dtype:
+            narrower.setdefault(leaf_dtype, np.zeros(size, bool))[offset : offset + n] = True
+        offset += n
+
+    def round_to_leaves(x: jax.Array) -> jax.Array:
+        """Round each narrower leaf's segment to its leaf's dtype (one pass per dtype)."""
+        for leaf_dtype, where in narrower.items():
+            # the barrier keeps XLA from folding the round trip into nothing (it may, with
+            # excess precision allowed, as on GPU)
+            narrow = jax.lax.optimization_barrier(x.astype(leaf_dtype))
+            x = jnp.where(where, narrow.astype(x.dtype), x)
+        return x
 
     def ravel(tree: Params) -> jax.Array:
         if jax.tree_util.tree_structure(tree) != treedef:
@@ -184,7 +219,12 @@ def ravel_training(
         flat, _ = ravel_pytree(tree)
         if flat.dtype != dtype:
             raise ValueError(f"params must ravel to the template's dtype {dtype}, got {flat.dtype}")
-        return flat
+        return round_to_leaves(flat)
+
+    def checked_unravel(flat: jax.Array) -> Params:
+        # a mixed-dtype template's unravel takes only the buffer's dtype (ravel_pytree's rule)
+        _check_flat("flat", flat, size, dtype if narrower else None)
+        return unravel(flat)
 
     def init(tree: Params) -> tuple[jax.Array, OptState]:
         flat = ravel(tree)
@@ -198,8 +238,11 @@ def ravel_training(
 
     def apply(flat, opt_state, grads):
         updates, opt_state = transform.update(grads, opt_state, flat)
-        # an update in a wider dtype (float32 steps for bfloat16 params) must not widen params
-        return (flat + updates).astype(flat.dtype), opt_state
+        if narrower:  # as apply_updates on the tree: a narrow leaf's update in its own dtype
+            updates = round_to_leaves(jnp.asarray(updates).astype(flat.dtype))
+        # an update in a wider dtype (float32 steps for bfloat16 params) must not widen params,
+        # and a leaf narrower than the buffer keeps a value of its own dtype
+        return round_to_leaves((flat + updates).astype(flat.dtype)), opt_state
 
     def objective(flat, batch):
         return loss_fn(unravel(flat), batch)
@@ -234,7 +277,7 @@ def ravel_training(
         epoch=jax.jit(epoch, donate_argnums=donated),
         update=jax.jit(update, donate_argnums=donated),
         ravel=ravel,
-        unravel=unravel,
+        unravel=checked_unravel,
         size=size,
         dtype=dtype,
     )
