@@ -3,7 +3,8 @@
 A checkpoint is any pytree of arrays (params, optimizer state, model state, the PRNG key, the
 epoch, the history so far). Orbax writes each step into a temporary folder and renames it when
 complete, so a run killed mid-write leaves the previous checkpoint intact. PRNG keys are stored as
-their raw ``key_data`` and rebuilt on restore, since typed key arrays are not serializable.
+their raw ``key_data`` and rebuilt on restore, since typed key arrays are not serializable, and
+zero-size arrays (which orbax refuses) as their shape.
 """
 
 from __future__ import annotations
@@ -20,12 +21,27 @@ def _is_typed_key(x) -> bool:
     return isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
 
 
+def _is_empty(x) -> bool:
+    return not _is_typed_key(x) and np.size(x) == 0
+
+
 def _to_storable(tree):
-    return jax.tree.map(lambda x: jax.random.key_data(x) if _is_typed_key(x) else x, tree)
+    """Typed keys as their key data; zero-size arrays, which orbax refuses, as their shape."""
+
+    def leaf(x):
+        if _is_typed_key(x):
+            return jax.random.key_data(x)
+        if _is_empty(x):
+            return np.asarray(np.shape(x), np.int64)
+        return x
+
+    return jax.tree.map(leaf, tree)
 
 
 def _from_storable(stored, like):
     def leaf(s, x):
+        if _is_empty(x):
+            return jnp.zeros(np.shape(x), x.dtype) if isinstance(x, jax.Array) else np.asarray(x)
         if _is_typed_key(x):
             return jax.random.wrap_key_data(jnp.asarray(s), impl=jax.random.key_impl(x))
         if isinstance(x, jax.Array):
@@ -94,12 +110,18 @@ class Checkpointer:
         # orbax restores the stored shapes whatever the template says: a checkpoint of another
         # model must not be taken for this one
         paths = jax.tree_util.tree_flatten_with_path(template)[0]
-        for (path, want), got in zip(paths, jax.tree.leaves(stored), strict=True):
-            if np.shape(got) != np.shape(want):
+        for (path, want), got, x in zip(
+            paths, jax.tree.leaves(stored), jax.tree.leaves(like), strict=True
+        ):
+            if _is_empty(x):  # stored as its shape
+                got_shape, want_shape = tuple(np.asarray(got).tolist()), np.shape(x)
+            else:
+                got_shape, want_shape = np.shape(got), np.shape(want)
+            if got_shape != want_shape:
                 raise ValueError(
                     f"checkpoint {step} in {self.directory} does not match the template: "
-                    f"{jax.tree_util.keystr(path)} has shape {np.shape(got)} there, "
-                    f"{np.shape(want)} here (a different model or data?)"
+                    f"{jax.tree_util.keystr(path)} has shape {got_shape} there, "
+                    f"{want_shape} here (a different model or data?)"
                 )
         return _from_storable(stored, like)
 

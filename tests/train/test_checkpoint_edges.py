@@ -28,6 +28,21 @@ def test_a_template_of_other_shapes_is_an_error(tmp_path):
     ckpt.close()
 
 
+def test_zero_size_leaves_round_trip_and_keep_their_shape_checked(tmp_path):
+    # orbax refuses zero-size arrays ("Cannot save arrays with zero size")
+    ckpt = Checkpointer(tmp_path)
+    tree = {"w": jnp.ones((2, 0), jnp.bfloat16), "b": np.zeros((0,), np.int32), "v": jnp.ones(2)}
+    ckpt.save(1, tree)
+    back = ckpt.restore(1, tree)
+    assert back["w"].shape == (2, 0) and back["w"].dtype == jnp.bfloat16
+    assert isinstance(back["w"], jax.Array) and isinstance(back["b"], np.ndarray)
+    assert back["b"].shape == (0,) and back["b"].dtype == np.int32
+    np.testing.assert_array_equal(back["v"], np.ones(2))
+    with pytest.raises(ValueError, match=r"\['w'\] has shape \(2, 0\) there, \(3, 0\) here"):
+        ckpt.restore(1, {**tree, "w": jnp.ones((3, 0), jnp.bfloat16)})
+    ckpt.close()
+
+
 def test_steps_must_increase(tmp_path):
     ckpt = Checkpointer(tmp_path)
     ckpt.save(5, {"v": np.ones(1)})
