@@ -25,18 +25,40 @@ from nndl_jax._validate import check_positive_int
 
 __all__ = ["batches", "minibatch_indices", "num_batches", "shuffle"]
 
+#: Sizes from here on overflow the 32-bit integers JAX indexes with (without ``jax_enable_x64``).
+_INDEX_LIMIT = 2**31
+
+
+def check_size(name: str, value: Any) -> int:
+    """A positive int that 32-bit indices can count up to (a sample count, a sequence length)."""
+    value = check_positive_int(name, value)
+    if value >= _INDEX_LIMIT and not jax.config.jax_enable_x64:
+        raise ValueError(
+            f"{name} must be below 2**31 = {_INDEX_LIMIT} (JAX indexes with 32-bit integers "
+            f"unless jax_enable_x64 is on), got {value}"
+        )
+    return value
+
 
 def num_batches(n: int, batch_size: int, *, drop_last: bool = False) -> int:
     """Batches per epoch: ``n // batch_size`` with ``drop_last``, else ``ceil(n / batch_size)``.
 
     Raises:
-      ValueError: ``n`` or ``batch_size`` not a positive int, or ``batch_size > n``.
+      ValueError: ``n`` or ``batch_size`` not a positive int, ``batch_size > n``, or an epoch
+        of 2**31 samples or more (JAX's 32-bit indices, unless ``jax_enable_x64`` is on).
     """
-    n = check_positive_int("n", n)
+    n = check_size("n", n)
     batch_size = check_positive_int("batch_size", batch_size)
     if batch_size > n:
         raise ValueError(f"batch_size must be <= n (the number of samples), got {batch_size} > {n}")
-    return n // batch_size if drop_last else -(-n // batch_size)
+    nb = n // batch_size if drop_last else -(-n // batch_size)
+    if nb * batch_size >= _INDEX_LIMIT and not jax.config.jax_enable_x64:
+        raise ValueError(
+            f"n={n} in batches of batch_size={batch_size} pads the epoch to {nb * batch_size} "
+            f"slots, which must be below 2**31 = {_INDEX_LIMIT} (32-bit indices): use "
+            f"drop_last=True or fewer samples"
+        )
+    return nb
 
 
 def minibatch_indices(

@@ -136,6 +136,97 @@ def _apportion(counts: np.ndarray, fraction: float) -> np.ndarray:
     return share
 
 
+def _floor_and_remainder(quota: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``floor(quota)`` and the remainder, float noise around an integer counting as none."""
+    base = np.floor(quota + 1e-9).astype(np.int64)
+    rest = quota - base
+    return base, np.where(rest < 1e-9, 0.0, rest)
+
+
+def _move_one(up: np.ndarray, allowed: np.ndarray, lo, hi, start: int, *, give: bool) -> bool:
+    """Move one round-up away from (``give``) or to class ``start``, keeping each split's total.
+
+    A breadth-first search for an alternating path: ``start`` hands a round-up of one split to a
+    class without one there (or takes one from a class that has one), which may pass one of the
+    other split on, and so on, until a class whose number of round-ups may change is reached.
+    Classes in between keep their number. False if no such path exists.
+    """
+    prev: dict[int, tuple[int, int] | None] = {start: None}
+    queue = [start]
+    for row in queue:  # the list grows while it is read: a FIFO queue
+        for col in range(up.shape[1]):
+            if give and up[row, col]:
+                nxt = np.flatnonzero(allowed[:, col] & ~up[:, col])
+            elif not give and allowed[row, col] and not up[row, col]:
+                nxt = np.flatnonzero(up[:, col])
+            else:
+                continue
+            for d in map(int, nxt):
+                if d in prev:
+                    continue
+                prev[d] = (row, col)
+                if (up[d].sum() < hi[d]) if give else (up[d].sum() > lo[d]):
+                    node = d
+                    while (step := prev[node]) is not None:
+                        r, c = step
+                        up[r, c], up[node, c] = not give, give
+                        node = r
+                    return True
+                queue.append(d)
+    return False
+
+
+def _round_jointly(q_test, n_test: int, q_val, n_val: int, q_held):
+    """Per-class test and validation counts, each the floor or the ceiling of its quota, with
+    totals ``n_test`` and ``n_val``, and test + validation of every class strictly within one
+    sample of ``q_held`` (so that the training set is within one sample of its share too).
+
+    Starts from the largest remainders of each split on its own and repairs the classes out of
+    bounds with :func:`_move_one`. None if no repair is found.
+    """
+    parts = []
+    for quota, total in ((q_test, n_test), (q_val, n_val)):
+        base, rest = _floor_and_remainder(quota)
+        missing = total - int(base.sum())
+        if not 0 <= missing <= np.count_nonzero(rest):
+            return None
+        up = np.zeros(len(quota), bool)
+        up[np.argsort(-rest, kind="stable")[:missing]] = True
+        parts.append((base, rest > 0, up))
+    (base_test, may_test, up_test), (base_val, may_val, up_val) = parts
+    allowed, up = np.stack([may_test, may_val], 1), np.stack([up_test, up_val], 1)
+    # the number s of round-ups of a class must keep |base_test + base_val + s - q_held| < 1
+    x = q_held - base_test - base_val
+    lo = np.maximum(np.floor(x - 1 + 1e-9).astype(np.int64) + 1, 0)
+    hi = np.minimum(np.ceil(x + 1 - 1e-9).astype(np.int64) - 1, allowed.sum(1))
+    if (lo > hi).any():
+        return None
+    for c in range(len(x)):
+        while not lo[c] <= up[c].sum() <= hi[c]:
+            if not _move_one(up, allowed, lo, hi, c, give=bool(up[c].sum() > hi[c])):
+                return None
+    return base_test + up[:, 0], base_val + up[:, 1]
+
+
+def _split_counts(
+    counts: np.ndarray, val_fraction: float, test_fraction: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Test and validation samples per class (see :func:`stratified_split`)."""
+    n = int(counts.sum())
+    n_test = int(np.floor(test_fraction * n + 0.5))
+    n_val = int(np.floor(val_fraction * n + 0.5))
+    # the training set's share of each class, and the test + validation count that leaves it
+    q_held = counts - (n - n_test - n_val) * counts / n
+    for q_test, q_val in [
+        (test_fraction * counts, val_fraction * counts),
+        (n_test * counts / n, n_val * counts / n),  # always possible: integer totals
+    ]:
+        found = _round_jointly(q_test, n_test, q_val, n_val, q_held)
+        if found is not None:
+            return found
+    return _apportion(counts, test_fraction), _apportion(counts, val_fraction)
+
+
 def stratified_split(
     labels: Any, *, seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.15
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -144,7 +235,10 @@ def stratified_split(
     The test set gets ``round(test_fraction * n)`` samples and the validation set
     ``round(val_fraction * n)``, shared among the classes so that each class c with n_c samples
     contributes within one sample of ``fraction * n_c`` to each (largest remainders); the rest is
-    the training set. Every index appears in exactly one split; each split is in random order.
+    the training set, to which each class contributes within one sample of its proportional
+    share ``n_train * n_c / n`` (the two held-out sets are rounded jointly, so that no class is
+    rounded up, or down, in both). Every index appears in exactly one split; each split is in
+    random order.
 
     Args:
       labels: integer class labels, shape ``(n,)`` (host array).
@@ -155,7 +249,8 @@ def stratified_split(
       ``(train_idx, val_idx, test_idx)``, int64 NumPy arrays.
 
     Raises:
-      ValueError: bad fractions or seed, or a class that would get no training sample.
+      ValueError: bad fractions or seed, empty labels, or a class that would get no training
+        sample.
     """
     val_fraction = check_fraction("val_fraction", val_fraction)
     test_fraction = check_fraction("test_fraction", test_fraction)
@@ -172,9 +267,11 @@ def stratified_split(
             f"labels must be a 1-D integer array, got shape {labels.shape} dtype {labels.dtype}"
         )
 
+    if labels.size == 0:
+        raise ValueError("labels must hold at least one label, got an empty array")
+
     classes, counts = np.unique(labels, return_counts=True)
-    n_test = _apportion(counts, test_fraction)
-    n_val = _apportion(counts, val_fraction)
+    n_test, n_val = _split_counts(counts, val_fraction, test_fraction)
     n_train = counts - n_test - n_val
     if (n_train < 1).any():
         c = int(np.argmin(n_train))

@@ -16,7 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl_jax._validate import check_non_negative, check_positive_int
+from nndl_jax._validate import check_non_negative
+from nndl_jax.data._batching import check_size
 
 __all__ = [
     "DIGIT_SUM_NUM_CLASSES",
@@ -69,7 +70,7 @@ def two_moons(
     Returns:
       ``(x, y)``: points ``(n, 2)`` and int32 labels ``(n,)`` in ``{0, 1}``.
     """
-    n = check_positive_int("n", n)
+    n = check_size("n", n)
     noise = check_non_negative("noise", noise)
     return _two_moons(key, n, noise, _float_dtype(dtype))
 
@@ -116,8 +117,8 @@ def adding_problem(
       Le, Jaitly & Hinton (2015), A simple way to initialize recurrent networks of rectified
       linear units.
     """
-    n = check_positive_int("n", n)
-    T = check_positive_int("T", T)
+    n = check_size("n", n)
+    T = check_size("T", T)
     if T < 2:
         raise ValueError(f"T must be >= 2 (two marked steps), got {T}")
     return _adding_problem(key, n, T, _float_dtype(dtype))
@@ -159,8 +160,8 @@ def digit_sum(
     Returns:
       ``(x, y)``: digits (or their one-hot codes) and int32 labels ``(n,)``.
     """
-    n = check_positive_int("n", n)
-    T = check_positive_int("T", T)
+    n = check_size("n", n)
+    T = check_size("T", T)
     if T < 2:
         raise ValueError(f"T must be >= 2 (the label sums the first two digits), got {T}")
     return _digit_sum(key, n, T, bool(one_hot), _float_dtype(dtype))
@@ -225,8 +226,8 @@ def sinusoid_tasks(
       Finn, Abbeel & Levine (2017), Model-agnostic meta-learning for fast adaptation of deep
       networks, section 5.1.
     """
-    num_tasks = check_positive_int("num_tasks", num_tasks)
-    num_points = check_positive_int("num_points", num_points)
+    num_tasks = check_size("num_tasks", num_tasks)
+    num_points = check_size("num_points", num_points)
     ranges = (
         _check_interval("amplitude", amplitude),
         _check_interval("phase", phase),

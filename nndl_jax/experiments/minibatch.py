@@ -375,9 +375,8 @@ averages {draws} random batches, and the largest relative difference from the cl
 K = {k_mid}. The gradient of a single example points far from the full one.
 
 Same number of epochs, same α. {epochs} epochs from the same initialization (first figure, top
-row; first table). At α = {lr_ref:g} the final training loss is {ref_losses}: per epoch, small
-batches win by far, because they make many more updates from the same examples. Per update
-(bottom row) the comparison turns around: {per_update}
+row; first table). At α = {lr_ref:g} the final training loss is {ref_losses}: {per_epoch}
+Per update (bottom row), {per_update}
 
 Stability. {stability}
 
@@ -398,14 +397,37 @@ def _describe_stability(runs, n) -> str:
         stable = [lr for lr in lrs if (k, lr) in runs and not runs[(k, lr)].diverged]
         unstable = [lr for lr in lrs if (k, lr) in runs and runs[(k, lr)].diverged]
         if unstable:
-            largest = f"stable up to α = {max(stable):g}" if stable else "no stable α here"
+            if not stable:
+                largest = "no stable α here"
+            elif max(stable) < min(unstable):
+                largest = f"stable up to α = {max(stable):g}"
+            else:
+                largest = f"stable at α = {', '.join(f'{lr:g}' for lr in stable)}"
             parts.append(
                 f"{_label(k, n)} diverged at α = {', '.join(f'{lr:g}' for lr in unstable)} "
                 f"({largest})"
             )
     if not parts:
         return "No run diverged at the learning rates tried."
-    return f"Small, noisy batches tolerate only small learning rates: {'; '.join(parts)}."
+    # the general claim only where this run shows it: at every α, the batches that diverged
+    # are smaller than those that did not
+    small_first = all(
+        max(unstable) < min(stable)
+        for lr in lrs
+        if (unstable := [k for k in ks if (k, lr) in runs and runs[(k, lr)].diverged])
+        and (stable := [k for k in ks if (k, lr) in runs and not runs[(k, lr)].diverged])
+    )
+    lead = (
+        "Small, noisy batches tolerate only small learning rates"
+        if small_first
+        else ("Some runs diverged, not only the smallest batches")
+    )
+    return f"{lead}: {'; '.join(parts)}."
+
+
+def _loss_text(loss: float) -> str:
+    """A final training loss in words: "diverged" for the NaN of a diverged run."""
+    return f"{loss:.3g}" if math.isfinite(loss) else "diverged"
 
 
 def _describe_scaling(runs, diagonal) -> str:
@@ -413,16 +435,19 @@ def _describe_scaling(runs, diagonal) -> str:
         return "(Not measured in this run: it needs three batch sizes with α/K constant.)"
     finals = [runs[key].final_loss for key in diagonal]
     listed = ", ".join(
-        f"K = {k}, α = {lr:g}: {loss:.3g}" for (k, lr), loss in zip(diagonal, finals, strict=True)
+        f"K = {k}, α = {lr:g}: {_loss_text(loss)}"
+        for (k, lr), loss in zip(diagonal, finals, strict=True)
     )
     text = f"Along α/K = {diagonal[0][1] / diagonal[0][0]:g} the final training losses are {listed}"
     k0, lr0 = diagonal[0]
     same_lr = [
-        f"K = {k}: {runs[(k, lr0)].final_loss:.3g}" for k, _ in diagonal[1:] if (k, lr0) in runs
+        f"K = {k}: {_loss_text(runs[(k, lr0)].final_loss)}"
+        for k, _ in diagonal[1:]
+        if (k, lr0) in runs
     ]
     if same_lr:
         text += f", against {', '.join(same_lr)} when α stays at {lr0:g} (the value for K = {k0})"
-    if all(math.isfinite(f) for f in finals):
+    if all(math.isfinite(f) for f in finals) and min(finals) > 0:
         spread = max(finals) / min(finals) - 1
         text += f"; along the diagonal they differ by {100 * spread:.0f}%"
     return text + "."
@@ -449,39 +474,98 @@ def _updates_to_reach(run: Run, loss: float) -> float | None:
     return float(np.exp(np.interp(-np.log(loss), -np.log(best), np.log(counts))))
 
 
+def _describe_per_epoch(runs, lr, n) -> str:
+    """Which batch size ends lowest after the same number of epochs at rate ``lr``, in words."""
+    ks = sorted(k for k, rate in runs if rate == lr)
+    stable = [k for k in ks if not runs[(k, lr)].diverged]
+    diverged = [_label(k, n) for k in ks if runs[(k, lr)].diverged]
+    among = f"among the runs that did not diverge ({', '.join(diverged)} did), " if diverged else ""
+    if len(stable) < 2:
+        return "per epoch, too few runs at this rate stayed stable to compare."
+    finals = [runs[(k, lr)].final_loss for k in stable]
+    if all(np.diff(finals) > 0):
+        if finals[-1] >= 10 * finals[0]:
+            claim = "small batches win by far, because they make many more updates"
+        else:
+            claim = "smaller batches win, because they make more updates"
+        return f"per epoch, {among}{claim} from the same examples."
+    lowest = [k for k, loss in zip(stable, finals, strict=True) if loss == min(finals)]
+    if len(lowest) > 1:
+        tied = " and ".join(_label(k, n) for k in lowest)
+        return f"per epoch, {among}{tied} tie for the lowest loss: no batch size wins outright."
+    best = lowest[0]
+    if best == stable[0]:
+        return (
+            f"per epoch, {among}the smallest batch ends lowest, though not every smaller batch "
+            "beats every larger one."
+        )
+    return f"per epoch, {among}{_label(best, n)} ends lowest: here the smallest batch does not win."
+
+
+#: A larger batch counts as ahead per update when it needs this factor fewer updates.
+_AHEAD = 1.05
+
+
 def _describe_per_update(runs, lr, n) -> str:
     """How many updates each batch size needs to reach what the smallest batch reaches first."""
     ks = sorted(k for k, rate in runs if rate == lr and not runs[(k, rate)].diverged)
     if len(ks) < 2:
-        return "too few stable runs at this rate to compare."
+        return "there are too few stable runs at this rate to compare."
     small = runs[(ks[0], lr)]
     updates = small.updates_per_epoch  # one epoch of the smallest batch
     target = _loss_after(small, updates)
-    parts, worth_less = [], True
+    parts, reached = [], []
     for k in ks[1:]:
         needed = _updates_to_reach(runs[(k, lr)], target)
         if needed is None:
             parts.append(f"{_label(k, n)} does not get there in these epochs")
             continue
-        fewer = updates / needed
-        worth_less = worth_less and fewer * ks[0] < k
+        gain = updates / needed
+        # below the target after its first epoch already: it got there somewhere within that
+        # epoch, so `needed` is an upper bound, and one epoch of examples sufficed, as for the
+        # smallest batch: it repays its cost
+        at_most = bool(target > runs[(k, lr)].train_loss[1])
+        reached.append((k, gain, at_most))
+        if gain > _AHEAD:
+            shown = math.floor(10 * gain) / 10 if at_most else gain  # a lower bound: round down
+            ratio = f"{'at least ' * at_most}{shown:.1f}× fewer"
+        elif gain < 1 / _AHEAD:
+            ratio = f"{1 / gain:.1f}× more"
+        else:
+            ratio = "about as many"
         parts.append(
-            f"{_label(k, n)} needs {needed:.0f} updates ({fewer:.1f}× fewer, for {k / ks[0]:g}× "
-            f"the examples per update)"
+            f"{_label(k, n)} needs {'at most ' * at_most}{needed:.0f} updates ({ratio}, for "
+            f"{k / ks[0]:g}× the examples per update)"
         )
-    reached = sum("needs" in part for part in parts)
+    ahead = [k for k, gain, _ in reached if gain > _AHEAD]
+    repays = [k for k, gain, at_most in reached if gain * ks[0] >= k or at_most]
     if not reached:
         verdict = "no larger batch catches up within these epochs."
-    elif worth_less:
+    elif not ahead:
+        verdict = "no larger batch needs even 5% fewer updates here, let alone repays its cost."
+    elif len(repays) == len(reached):
+        verdict = "here a larger batch repays its cost per update."
+    elif repays:
+        names = ", ".join(_label(k, n) for k in repays)
+        its = "repays its" if len(repays) == 1 else "repay their"
+        verdict = f"here only {names} {its} cost per update."
+    elif len(ahead) == len(reached):
         verdict = (
             "a larger batch makes more progress per update, but less than the K-fold gradient "
             "evaluations it costs."
         )
     else:
-        verdict = "here a larger batch repays its cost per update."
+        names = ", ".join(_label(k, n) for k in ahead)
+        verdict = (
+            f"only {names} {'makes' if len(ahead) == 1 else 'make'} more progress per update, "
+            "and less than the K-fold gradient evaluations it costs."
+        )
+    # "turns around" only when the smallest batch won per epoch and a larger one wins per update
+    turns = ahead and all(small.final_loss < runs[(k, lr)].final_loss for k in ks[1:])
+    lead = "the comparison turns around: " if turns else ""
     return (
-        f"to reach the loss {target:.3g} that {_label(ks[0], n)} has after {updates} updates at "
-        f"α = {lr:g}, {'; '.join(parts)}. So {verdict}"
+        f"{lead}to reach the loss {target:.3g} that {_label(ks[0], n)} has after {updates} "
+        f"updates at α = {lr:g}, {'; '.join(parts)}. So {verdict}"
     )
 
 
@@ -568,6 +652,7 @@ def minibatch_section(
         epochs=epochs,
         lr_ref=lr_ref,
         ref_losses=ref_losses,
+        per_epoch=_describe_per_epoch(runs, lr_ref, n),
         per_update=_describe_per_update(runs, lr_ref, n),
         draws=NOISE_DRAWS,
         noise_dev=f"{100 * max(abs(m / p - 1) for m, p in noise.values() if p > 0):.0f}%"
