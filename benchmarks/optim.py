@@ -147,6 +147,8 @@ def compare_donated(
       bytes_moved: bytes one step reads and writes.
       stream: the bandwidth probe, timed after each pair.
     """
+    if min(timing.repeats, timing.number) < 1 or timing.warmup < 0:
+        raise ValueError(f"repeats and number must be >= 1 and warmup >= 0, got {timing}")
     peer_args = args if peer_args is None else peer_args
     ours_c, compile_ours = _compile_donated(ours, ours_carry, args)
     peer_c, compile_peer = _compile_donated(peer, peer_carry, peer_args)
@@ -163,8 +165,9 @@ def compare_donated(
         carry[side] = state
         return (time.perf_counter() - start) / steps
 
-    run("ours", timing.warmup)
-    run("peer", timing.warmup)
+    if timing.warmup:  # (no warm-up: nothing to run, and no time per step to divide by zero)
+        run("ours", timing.warmup)
+        run("peer", timing.warmup)
     times = {"ours": [], "peer": [], "stream": []}
     for r in range(timing.repeats):
         # swap the order every pair so that neither side always runs first
