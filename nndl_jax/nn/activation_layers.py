@@ -16,12 +16,14 @@ layer followed by maxout.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from nndl_jax._validate import check_positive_int
+from nndl_jax._validate import as_real, check_positive_int
 from nndl_jax.nn import activations
 from nndl_jax.nn._layer import Layer, stateless
 from nndl_jax.nn.dense import dense
@@ -66,6 +68,16 @@ def Activation(fn: str | Callable[..., jax.Array], **kwargs) -> Layer:
             f"{'PReLU' if fn == 'prelu' else 'Maxout'}(...) instead"
         )
     f = activations.get(fn)
+    if kwargs:
+        try:
+            signature = inspect.signature(f)
+        except (TypeError, ValueError):  # no signature to check against (a builtin, say)
+            signature = None
+        if signature is not None:
+            try:
+                signature.bind(None, **kwargs)
+            except TypeError as e:
+                raise TypeError(f"Activation({fn!r}, **{kwargs!r}): {e}") from None
     return stateless(functools.partial(f, **kwargs) if kwargs else f)
 
 
@@ -81,6 +93,7 @@ def Tanh() -> Layer:
 
 def HardSigmoid(slope: float = 0.25) -> Layer:
     """Hard sigmoid layer, ``clip(slope * x + 1/2, 0, 1)`` (the book's slope 1/4 by default)."""
+    activations._hard_sigmoid_corner(slope)  # checks slope now rather than at the first apply
     return Activation(activations.hard_sigmoid, slope=slope)
 
 
@@ -96,11 +109,13 @@ def Relu() -> Layer:
 
 def LeakyRelu(negative_slope: float = 0.01) -> Layer:
     """Leaky ReLU layer with a fixed ``negative_slope``."""
+    activations._check_number("LeakyRelu", "negative_slope", negative_slope)
     return Activation(activations.leaky_relu, negative_slope=negative_slope)
 
 
 def Elu(alpha: float = 1.0) -> Layer:
     """ELU layer."""
+    activations._check_number("Elu", "alpha", alpha)
     return Activation(activations.elu, alpha=alpha)
 
 
@@ -111,14 +126,15 @@ def Softplus() -> Layer:
 
 def Swish(beta: float = 1.0) -> Layer:
     """Swish layer ``x * sigmoid(beta * x)`` (SiLU when ``beta = 1``)."""
+    activations._check_number("Swish", "beta", beta)
     return Activation(activations.swish, beta=beta)
 
 
 def Gelu(approximate: bool = False) -> Layer:
     """GELU layer, exact (erf) by default or the tanh approximation."""
-    if not isinstance(approximate, bool):
+    if not isinstance(approximate, (bool, np.bool_)):
         raise TypeError(f"Gelu: approximate must be True or False, got {approximate!r}")
-    return Activation(activations.gelu, approximate=approximate)
+    return Activation(activations.gelu, approximate=bool(approximate))
 
 
 def _last_dim(layer: str, input_shape) -> int:
@@ -140,7 +156,8 @@ def PReLU(init_alpha: float = 0.25) -> Layer:
     Args:
       init_alpha: initial slope (He et al. use 0.25).
     """
-    if isinstance(init_alpha, bool) or not isinstance(init_alpha, (int, float)):
+    # a Python or NumPy number or a 0-d array (not a bool)
+    if as_real(init_alpha) is None:
         raise TypeError(f"PReLU: init_alpha must be a number, got {init_alpha!r}")
 
     def init(key, input_shape):

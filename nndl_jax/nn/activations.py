@@ -17,6 +17,9 @@ Conventions:
 * Extreme inputs: forward values and derivatives are finite at ``|x| = 1e4`` (and beyond),
   and so are the gradients that ``jax.grad`` computes through our forward functions: no branch
   of a ``jnp.where`` ever evaluates an overflowing ``exp``.
+* NaN: forward values are NaN where ``x`` is, as in ``jax.nn``; derivatives there are again
+  what ``jax.grad`` gives for the ``jax.nn`` function (0 for relu and hard_sigmoid, 1 for
+  hard_tanh, NaN for the smooth ones, and NaN for a maxout group holding a NaN).
 
 The registry maps names to functions: ``get("relu")``, ``get_grad("relu")``, ``names()``.
 These three are reached as ``nndl_jax.nn.activations.get`` etc.; they are not star-exported.
@@ -31,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl_jax._validate import check_positive, check_positive_int, lookup
+from nndl_jax._validate import check_positive, check_positive_int, is_traced, lookup
 
 __all__ = [
     "identity",
@@ -86,6 +89,30 @@ def _nonpositive_abs(x: jax.Array) -> jax.Array:
     chain rule would lose the slope exactly at ``x = 0``.
     """
     return jnp.where(x >= 0, -x, x)
+
+
+def _nan_without_gradient(x: jax.Array, y: jax.Array) -> jax.Array:
+    """``y``, but NaN where ``x`` is NaN, with derivative 0 there (as ``jax.nn``'s ``relu``)."""
+    return jnp.where(jnp.isnan(x), jax.lax.stop_gradient(x), y)
+
+
+def _check_number(fn: str, name: str, value) -> None:
+    """A numeric (real) hyperparameter: a number or an array; anything else is a TypeError."""
+    if is_traced(value):
+        return
+    dtype = None
+    # jnp.result_type reads a string as a dtype name and None as the default float
+    if value is not None and not isinstance(value, (str, bytes)):
+        try:
+            dtype = jnp.result_type(value)
+        except TypeError:
+            pass
+    if (
+        isinstance(value, (bool, np.bool_))
+        or dtype is None
+        or not (jnp.issubdtype(dtype, jnp.integer) or jnp.issubdtype(dtype, jnp.floating))
+    ):
+        raise TypeError(f"{fn}: {name} must be a real number (or array), got {value!r}")
 
 
 # --- identity -------------------------------------------------------------------------------
@@ -155,6 +182,7 @@ def _hard_sigmoid_corner(slope) -> float | jax.Array:
     the rounding of ``slope * x + 1/2`` (fused or not by the compiler) would otherwise move the
     corner by one ulp, e.g. off ``x = -3`` where ``jax.nn.hard_sigmoid`` has it.
     """
+    _check_number("hard_sigmoid", "slope", slope)
     if isinstance(slope, (int, float, np.integer, np.floating)):
         check_positive("slope", slope)
     return 0.5 / slope
@@ -173,7 +201,9 @@ def hard_sigmoid(x: jax.Array, slope: float = 0.25) -> jax.Array:
     """
     x = _inexact(x)
     c = _hard_sigmoid_corner(slope)
-    return jnp.where(x <= -c, 0.0, jnp.where(x >= c, 1.0, slope * x + 0.5)).astype(x.dtype)
+    y = jnp.where(x <= -c, 0.0, jnp.where(x >= c, 1.0, slope * x + 0.5))
+    # NaN propagates with derivative 0, as through jax.nn.hard_sigmoid (and hard_sigmoid_grad)
+    return _nan_without_gradient(x, y).astype(x.dtype)
 
 
 def hard_sigmoid_grad(x: jax.Array, slope: float = 0.25) -> jax.Array:
@@ -190,9 +220,10 @@ def hard_tanh(x: jax.Array) -> jax.Array:
 
 
 def hard_tanh_grad(x: jax.Array) -> jax.Array:
-    """1 on the closed interval ``[-1, 1]``, 0 outside (1 at the corners, as jax.nn)."""
+    """1 on the closed interval ``[-1, 1]``, 0 outside (1 at the corners and at NaN, as the
+    ``jax.grad`` of ``jax.nn.hard_tanh``)."""
     x = _inexact(x)
-    return ((x >= -1) & (x <= 1)).astype(x.dtype)
+    return jnp.logical_not((x < -1) | (x > 1)).astype(x.dtype)
 
 
 # --- rectifiers -----------------------------------------------------------------------------
@@ -201,8 +232,8 @@ def hard_tanh_grad(x: jax.Array) -> jax.Array:
 def relu(x: jax.Array) -> jax.Array:
     r"""Rectified linear unit :math:`\max(x, 0)`."""
     x = _inexact(x)
-    # x <= 0 rather than x > 0: NaN fails the test and passes through, as in jax.nn.relu
-    return jnp.where(x <= 0, 0.0, x).astype(x.dtype)
+    # NaN passes through with derivative 0, as in jax.nn.relu (and relu_grad)
+    return _nan_without_gradient(x, jnp.where(x > 0, x, 0.0)).astype(x.dtype)
 
 
 def relu_grad(x: jax.Array) -> jax.Array:
@@ -214,12 +245,14 @@ def relu_grad(x: jax.Array) -> jax.Array:
 def leaky_relu(x: jax.Array, negative_slope: float = 0.01) -> jax.Array:
     r"""Leaky ReLU: :math:`x` for :math:`x \ge 0`, :math:`\gamma x` otherwise (:math:`\gamma` =
     ``negative_slope``), which keeps a small gradient where ReLU's is zero ("dead" units)."""
+    _check_number("leaky_relu", "negative_slope", negative_slope)
     x = _inexact(x)
     return jnp.where(x >= 0, x, negative_slope * x)
 
 
 def leaky_relu_grad(x: jax.Array, negative_slope: float = 0.01) -> jax.Array:
     """1 for ``x >= 0`` (so 1 at the kink, as jax.nn), ``negative_slope`` otherwise."""
+    _check_number("leaky_relu", "negative_slope", negative_slope)
     x = _inexact(x)
     return jnp.where(x >= 0, jnp.ones_like(x), negative_slope * jnp.ones_like(x))
 
@@ -281,6 +314,7 @@ def elu(x: jax.Array, alpha: float = 1.0) -> jax.Array:
     Smooth at 0 when ``alpha = 1``; saturates at :math:`-\alpha` for very negative inputs, which
     pushes the mean activation towards zero.
     """
+    _check_number("elu", "alpha", alpha)
     x = _inexact(x)
     # exp only ever sees non-positive numbers, also in the branch that is not taken
     negative = jnp.where(x > 0, 0.0, x)
@@ -289,6 +323,7 @@ def elu(x: jax.Array, alpha: float = 1.0) -> jax.Array:
 
 def elu_grad(x: jax.Array, alpha: float = 1.0) -> jax.Array:
     r"""1 for :math:`x > 0`, :math:`\alpha e^x` otherwise (so ``alpha`` at 0, as jax.nn)."""
+    _check_number("elu", "alpha", alpha)
     x = _inexact(x)
     negative = jnp.where(x > 0, 0.0, x)
     return jnp.where(x > 0, jnp.ones_like(x), alpha * jnp.exp(negative))
@@ -317,12 +352,14 @@ def swish(x: jax.Array, beta: float = 1.0) -> jax.Array:
 
     ``jax.nn.swish`` is SiLU (no ``beta``).
     """
+    _check_number("swish", "beta", beta)
     x = _inexact(x)
     return x * sigmoid(beta * x)
 
 
 def swish_grad(x: jax.Array, beta: float = 1.0) -> jax.Array:
     r""":math:`\sigma(\beta x) + \beta x\,\sigma(\beta x)\,\sigma(-\beta x)`."""
+    _check_number("swish", "beta", beta)
     x = _inexact(x)
     return sigmoid(beta * x) + beta * x * sigmoid_grad(beta * x)
 
@@ -337,9 +374,10 @@ def silu_grad(x: jax.Array) -> jax.Array:
     return swish_grad(x, 1.0)
 
 
-def _check_approximate(approximate) -> None:
-    if not isinstance(approximate, bool):
+def _check_approximate(approximate) -> bool:
+    if not isinstance(approximate, (bool, np.bool_)):
         raise TypeError(f"gelu: approximate must be True or False, got {approximate!r}")
+    return bool(approximate)
 
 
 def gelu(x: jax.Array, approximate: bool = False) -> jax.Array:
@@ -352,7 +390,7 @@ def gelu(x: jax.Array, approximate: bool = False) -> jax.Array:
     Note the default: exact here (as PyTorch), while ``jax.nn.gelu`` defaults to the tanh
     approximation.
     """
-    _check_approximate(approximate)
+    approximate = _check_approximate(approximate)
     x = _inexact(x)
     if approximate:
         return 0.5 * x * (1.0 + jnp.tanh(_gelu_tanh_argument(_gelu_clip(x))))
@@ -377,7 +415,7 @@ def gelu_grad(x: jax.Array, approximate: bool = False) -> jax.Array:
     Tanh form, with :math:`u = \sqrt{2/\pi}(x + 0.044715x^3)` and :math:`t = \tanh u`:
     :math:`\tfrac12(1 + t) + \tfrac12\,x\,(1 - t^2)\sqrt{2/\pi}\,(1 + 3\cdot0.044715\,x^2)`.
     """
-    _check_approximate(approximate)
+    approximate = _check_approximate(approximate)
     x = _inexact(x)
     if approximate:
         xc = _gelu_clip(x)
@@ -397,9 +435,12 @@ def _grouped_shape(x: jax.Array, num_pieces: int, axis: int) -> tuple[tuple[int,
     """Shape of ``x`` with ``axis`` split into ``(units, num_pieces)``, and the normalized axis."""
     num_pieces = check_positive_int("num_pieces", num_pieces)
     ndim = jnp.ndim(x)
-    if isinstance(axis, bool) or not isinstance(axis, int) or not -ndim <= axis < ndim:
+    if ndim == 0:
+        raise ValueError("maxout needs an array with a feature axis, got a 0-d (scalar) x")
+    ok = isinstance(axis, (int, np.integer)) and not isinstance(axis, (bool, np.bool_))
+    if not ok or not -ndim <= axis < ndim:
         raise ValueError(f"maxout: axis must be an integer in [{-ndim}, {ndim}), got {axis!r}")
-    axis %= ndim
+    axis = int(axis) % ndim
     size = jnp.shape(x)[axis]
     if size % num_pieces:
         raise ValueError(
@@ -461,7 +502,10 @@ def maxout_grad(x: jax.Array, g: jax.Array, num_pieces: int, axis: int = -1) -> 
     winners = xg == jnp.max(xg, axis=axis + 1, keepdims=True)
     count = jnp.sum(winners, axis=axis + 1, keepdims=True)
     g = jnp.expand_dims(g, axis + 1)
-    return jnp.where(winners, g / count.astype(g.dtype), jnp.zeros((), g.dtype)).reshape(x.shape)
+    # (g / count) * winners, the form of jax's VJP of max: a group holding NaN has no winner
+    # (count 0), and its gradient is NaN, as with jax.grad
+    share = g / count.astype(g.dtype)
+    return (share * winners.astype(share.dtype)).reshape(x.shape)
 
 
 # --- registry -------------------------------------------------------------------------------

@@ -64,6 +64,11 @@ def parallel(*layers: Layer) -> Layer:
             raise ValueError(
                 f"parallel of {len(layers)} layers needs as many input shapes, got {input_shape}"
             )
+        if not all(isinstance(s, (tuple, list)) for s in input_shape):
+            raise TypeError(
+                f"parallel of {len(layers)} layers needs a tuple of {len(layers)} input shapes "
+                f"(one tuple per layer), got input_shape={input_shape}"
+            )
         outs = [
             layer.init(k, s)
             for layer, k, s in zip(
@@ -74,6 +79,12 @@ def parallel(*layers: Layer) -> Layer:
 
     def apply(params, state, xs, *, key=None, train=False):
         _check_len("parallel", params, state, len(layers))
+        if hasattr(xs, "shape") and hasattr(xs, "dtype"):
+            # an array would be split along its first axis, one row per layer
+            raise TypeError(
+                f"parallel of {len(layers)} layers takes a tuple or list of {len(layers)} "
+                f"inputs, got a single array of shape {tuple(xs.shape)}"
+            )
         if len(xs) != len(layers):
             raise ValueError(f"parallel of {len(layers)} layers got {len(xs)} inputs")
         ys, new_states = [], []
@@ -132,7 +143,13 @@ def Identity() -> Layer:
     return stateless(lambda x: x)
 
 
+def _check_flatten_ndim(ndim: int) -> None:
+    if ndim < 1:
+        raise ValueError("Flatten needs an input with a batch axis, got a 0-d (scalar) input")
+
+
 def _flatten_shape(shape):
+    _check_flatten_ndim(len(shape))
     rest = shape[1:]
     size = -1 if any(d is None or d < 0 for d in rest) else math.prod(rest)
     return (shape[0], size)
@@ -140,8 +157,13 @@ def _flatten_shape(shape):
 
 def Flatten() -> Layer:
     """Flatten every axis but the first (the batch): ``(n, a, b, ...) -> (n, a*b*...)``."""
-    # the product, not -1: an empty batch has no size to infer -1 from
-    return stateless(lambda x: jnp.reshape(x, (x.shape[0], math.prod(x.shape[1:]))), _flatten_shape)
+
+    def flatten(x):
+        _check_flatten_ndim(jnp.ndim(x))
+        # the product, not -1: an empty batch has no size to infer -1 from
+        return jnp.reshape(x, (x.shape[0], math.prod(x.shape[1:])))
+
+    return stateless(flatten, _flatten_shape)
 
 
 def _check_len(name, params, state, n):

@@ -58,6 +58,7 @@ def Dense(
 
     if isinstance(features, bool) or not isinstance(features, (int, np.integer)) or features <= 0:
         raise ValueError(f"features must be a positive integer, got {features!r}")
+    features = int(features)  # a NumPy integer would show up in the output shape
     w_fn, b_fn = get_initializer(w_init), get_initializer(b_init)
     param_dtype = jnp.dtype(dtype) if dtype is not None else None
 
