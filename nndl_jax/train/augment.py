@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 import jax
 import jax.numpy as jnp
 
-from nndl_jax._validate import check_non_negative
+from nndl_jax._validate import check_non_negative, is_traced
 
 __all__ = ["transform_image", "affine_images", "random_affine", "add_noise", "image_augmenter"]
 
@@ -57,9 +57,20 @@ def transform_image(image: jax.Array, angle: jax.Array, shift: jax.Array) -> jax
 
     Returns:
       The resampled image, shape ``(H, W)``, zero where the source falls outside.
+
+    Raises:
+      ValueError: for a non-floating or non-2-D image, or a concrete non-finite angle or shift.
     """
+    if jnp.ndim(image) != 2 or not jnp.issubdtype(image.dtype, jnp.floating):
+        raise ValueError(
+            f"image must be a floating-point (H, W) array, got shape {jnp.shape(image)} and "
+            f"dtype {jnp.result_type(image)}"
+        )
+    _check_finite("angle", angle)
+    _check_finite("shift", shift)
     h, w = image.shape
-    dtype = image.dtype
+    # coordinates in at least float32: bfloat16/float16 cannot hold pixel indices above 256/2048
+    dtype = jnp.promote_types(image.dtype, jnp.float32)
     rows, cols = jnp.meshgrid(jnp.arange(h, dtype=dtype), jnp.arange(w, dtype=dtype), indexing="ij")
     cr, cc = (h - 1) / 2, (w - 1) / 2
     angle = jnp.asarray(angle, dtype)
@@ -77,7 +88,17 @@ def affine_images(images: jax.Array, angles: jax.Array, shifts: jax.Array) -> ja
     ``(n, 2)`` shifts."""
     if jnp.ndim(images) != 3:
         raise ValueError(f"images must have shape (n, H, W), got images.shape={jnp.shape(images)}")
+    _check_finite("angles", angles)
+    _check_finite("shifts", shifts)
     return jax.vmap(transform_image)(images, angles, shifts)
+
+
+def _check_finite(name: str, value) -> None:
+    # only concrete values can be checked; traced ones (under jit or vmap) pass through
+    if is_traced(value):
+        return
+    if not bool(jnp.all(jnp.isfinite(jnp.asarray(value)))):
+        raise ValueError(f"{name} must be finite, got {name}={value!r}")
 
 
 def _sample_transform(key, max_shift: int, max_rotation: float, dtype):
@@ -108,6 +129,8 @@ def random_affine(
     max_shift, max_rotation = _check_geometry(max_shift, max_rotation)
     if jnp.ndim(images) != 3:
         raise ValueError(f"images must have shape (n, H, W), got images.shape={jnp.shape(images)}")
+    if not jnp.issubdtype(jnp.result_type(images), jnp.floating):
+        raise ValueError(f"images must be floating point, got dtype {jnp.result_type(images)}")
     keys = jax.random.split(key, images.shape[0])
     angles, shifts = jax.vmap(
         lambda k: _sample_transform(k, max_shift, max_rotation, images.dtype)

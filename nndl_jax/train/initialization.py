@@ -1,9 +1,12 @@
 r"""How far apart the hidden units of an MLP are: the measure of the symmetric-weights problem.
 
-If every weight of a layer starts equal (all zero, or one constant), every hidden unit of that
-layer computes the same value for every input, so backpropagation gives each the same error term
-and the same gradient: the units move together and stay copies of one another, however long we
-train (book section 7.3, 对称权重现象). :func:`hidden_unit_spread` measures it.
+If every weight of the network starts equal (all zero, or one constant, as ``mlp_init`` with
+``init="zeros"`` or ``"constant"``), every hidden unit of a layer computes the same value for
+every input, and, since the units also send equal weights to the next layer, backpropagation
+gives each the same error term and the same gradient: the units move together and stay copies of
+one another, however long we train (book section 7.3, 对称权重现象). Equal incoming weights alone
+are not enough: random outgoing weights ``W^{(l+1)}_{j,:}`` give the units different error terms
+and pull them apart after one step. :func:`hidden_unit_spread` measures it.
 """
 
 from __future__ import annotations
