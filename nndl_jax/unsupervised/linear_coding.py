@@ -48,6 +48,8 @@ def decode(Z, A, mean=None) -> jax.Array:
             f"Z must have A's number of atoms (columns) as its last axis; got Z.shape="
             f"{tuple(Z.shape)} and A.shape={tuple(A.shape)}"
         )
+    check_finite("Z", Z)
+    check_finite("A", A)
     out = Z @ A.T
     return out if mean is None else out + _check_mean(mean, A.shape[0])
 

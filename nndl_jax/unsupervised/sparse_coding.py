@@ -299,7 +299,9 @@ def update_dictionary(X, Z, *, reg, unit_norm: bool = False, atoms=None) -> jax.
 
     Args:
       X: ``(N, d)`` data. Z: ``(N, M)`` codes.
-      reg: μ > 0 (keeps the system solvable when an atom is unused).
+      reg: μ > 0 (keeps the system solvable when an atom is unused). An unused atom (its
+        column of Z all zero) is set to 0, the minimiser of its ridge term, in both modes; no
+        NaN, but it then stays unused in :func:`learn` (replace it by hand if that matters).
       unit_norm: constrain the atoms to the unit ball.
       atoms: ``(d, M)`` current atoms, the start of the sweep (``unit_norm`` only; by default
         the ridge solution with its atoms normalised).
