@@ -1,15 +1,17 @@
-"""JSON that strict parsers accept: NumPy scalars as Python numbers, NaN and Inf as null."""
+"""JSON that strict parsers accept: NumPy and JAX values as Python numbers, NaN and Inf as null."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
+import jax
 import numpy as np
 
 
 def jsonable(value: Any) -> Any:
-    """``value`` with NumPy scalars made Python numbers and non-finite floats made None.
+    """``value`` with NumPy scalars and arrays and JAX arrays made Python numbers and lists, and
+    non-finite floats made None.
 
     ``json.dumps`` writes NaN as a bare ``NaN``, which is not JSON; reports and results files
     pass through here first.
@@ -26,4 +28,6 @@ def jsonable(value: Any) -> Any:
         return bool(value)
     if isinstance(value, np.ndarray):
         return jsonable(value.tolist())
+    if isinstance(value, jax.Array):  # a metric a user left on the device
+        return jsonable(np.asarray(value))
     return value

@@ -114,3 +114,16 @@ def test_equal_incoming_weights_alone_do_not_keep_units_identical():
     mixed[0]["w"] = jnp.full_like(mixed[0]["w"], 0.1)
     assert float(hidden_unit_spread(mixed)) == 0.0
     assert float(hidden_unit_spread(train(mixed))) > 1e-3
+
+
+def test_history_json_takes_values_left_on_the_device(tmp_path):
+    # a record built by hand may hold JAX scalars and arrays; json.dumps alone refuses them
+    import json
+
+    from nndl_jax.train import history
+
+    records = [{"epoch": 1, "loss": jnp.float32(0.5), "per_class": jnp.array([1.0, jnp.nan])}]
+    path = history.write_json(records, tmp_path / "h.json", best=jnp.int32(1))
+    payload = json.loads(path.read_text())
+    assert payload["history"][0]["loss"] == 0.5 and payload["best"] == 1
+    assert payload["history"][0]["per_class"] == [1.0, None]
