@@ -150,7 +150,7 @@ def _check_average(average) -> None:
 # confusion matrix
 
 
-def confusion_matrix(y_true, y_pred, num_classes: int | None = None) -> jax.Array:
+def confusion_matrix(y_true, y_pred, num_classes: int | None = None, *, mask=None) -> jax.Array:
     """Confusion matrix ``C[i, j]`` = number of examples of true class i predicted as class j.
 
     Rows are true classes and columns predicted ones, as ``sklearn.metrics.confusion_matrix``
@@ -160,15 +160,23 @@ def confusion_matrix(y_true, y_pred, num_classes: int | None = None) -> jax.Arra
       y_true: integer labels in ``[0, num_classes)``, any shape.
       y_pred: labels of the same shape, or scores of shape ``y_true.shape + (K,)`` (argmax).
       num_classes: K, static; inferred outside jit as ``max label + 1`` (or from the scores).
+      mask: optional booleans of ``y_true``'s shape; only the examples where it is True are
+        counted (the padded slots of a last minibatch, say).
 
     Returns:
-      int32 counts, shape ``(num_classes, num_classes)``, summing to ``y_true.size``.
+      int32 counts, shape ``(num_classes, num_classes)``, summing to ``y_true.size`` (to the
+      number of True entries of ``mask``).
 
     >>> confusion_matrix(jnp.array([0, 1, 1]), jnp.array([0, 0, 1]), 2)
     Array([[1, 0],
            [1, 1]], dtype=int32)
     """
     y_true, y_pred, k = _prepare(y_true, y_pred, num_classes)
+    if mask is not None:
+        mask = jnp.asarray(mask)
+        if mask.shape != y_true.shape:
+            raise ValueError(f"mask must have the shape of y_true {y_true.shape}, got {mask.shape}")
+        y_true = jnp.where(mask, y_true, -1)  # label -1 is not counted
     return _confusion_counts(y_true, y_pred, k)
 
 

@@ -213,3 +213,14 @@ def test_confusion_matrix_matches_sklearn(labels):
     k, y_true, y_pred = labels
     ours = metrics.confusion_matrix(np.array(y_true), np.array(y_pred), num_classes=k)
     np.testing.assert_array_equal(ours, sk.confusion_matrix(y_true, y_pred, labels=range(k)))
+
+
+def test_confusion_matrix_mask_counts_only_the_masked_in_examples():
+    rng = np.random.default_rng(3)
+    y, p = rng.integers(0, 4, 50), rng.integers(0, 4, 50)
+    mask = rng.random(50) < 0.6
+    ours = metrics.confusion_matrix(y, p, 4, mask=mask)
+    np.testing.assert_array_equal(ours, sk.confusion_matrix(y[mask], p[mask], labels=range(4)))
+    message = r"mask must have the shape of y_true \(50,\), got \(49,\)"
+    with pytest.raises(ValueError, match=message):
+        metrics.confusion_matrix(y, p, 4, mask=mask[:49])

@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 
 from nndl_jax.data import minibatch_indices, num_batches
-from nndl_jax.metrics import _confusion_counts, _predicted_labels, confusion_matrix
+from nndl_jax.metrics import confusion_matrix
 from nndl_jax.optim import apply_updates
 from nndl_jax.train import regularization
 
@@ -108,20 +108,6 @@ def accepts_mask(grad_fn: Callable) -> bool:
     return "mask" in parameters or any(
         p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
     )
-
-
-def _masked_confusion(y: jax.Array, out: jax.Array, mask: jax.Array, k: int) -> jax.Array:
-    """The confusion matrix of the real samples of a (possibly padded) batch.
-
-    Padded slots get the label -1, which the counts leave out. ``confusion_matrix`` itself
-    would reject that label when the step runs outside jit (its eager range check).
-    """
-    pred, scores_k = _predicted_labels(y, out)
-    if scores_k not in (None, k):
-        raise ValueError(
-            f"num_classes={k} does not match the class axis of the outputs, shape {out.shape}"
-        )
-    return _confusion_counts(jnp.where(mask, y, -1), pred, k)
 
 
 def _masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
@@ -208,7 +194,7 @@ def make_train_step(
         stats = EpochStats(
             loss_sum=data_loss * count,
             count=count,
-            confusion=_masked_confusion(y, out, mask, num_classes),
+            confusion=confusion_matrix(y, out, num_classes, mask=mask),
             step_losses=jnp.reshape(objective_value, (1,)),
         )
         return TrainState(params, model_state, opt_state), stats
