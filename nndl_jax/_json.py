@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import jax
 import numpy as np
 
 
@@ -28,6 +27,6 @@ def jsonable(value: Any) -> Any:
         return bool(value)
     if isinstance(value, np.ndarray):
         return jsonable(value.tolist())
-    if isinstance(value, jax.Array):  # a metric a user left on the device
+    if hasattr(value, "__array__") and hasattr(value, "dtype"):  # a JAX array left on device
         return jsonable(np.asarray(value))
     return value

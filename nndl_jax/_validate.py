@@ -59,6 +59,19 @@ def check_positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
+def check_seed(name: str, value: Any) -> int:
+    """A seed for ``jax.random.key``: an integer in [0, 2**32).
+
+    ``jax.random.key(2**32)`` is ``key(0)`` (without x64), so a larger seed would silently rerun
+    seed 0, and from 2**63 it overflows.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    if value >= 2**32:
+        raise ValueError(f"{name} must be below 2**32 (JAX keys take 32-bit seeds), got {value}")
+    return int(value)
+
+
 def check_non_negative(name: str, value: Any) -> float:
     v = as_real(value)
     if v is None or (not is_traced(v) and (not v >= 0 or math.isinf(v))):

@@ -198,17 +198,16 @@ def _fmt(value) -> str:
     return str(value)
 
 
-#: JAX's default keys take 32-bit seeds: 2**32 would silently give the run of seed 0.
-_SEED_LIMIT = 2**32
-
-
 def _cmd_tour(args) -> int:
     from tqdm import tqdm
 
+    from nndl_jax._validate import check_seed
     from nndl_jax.experiments import experiments, run_tour
 
-    if not 0 <= args.seed < _SEED_LIMIT:
-        print(f"--seed must be an integer in [0, 2**32), got {args.seed}", file=sys.stderr)
+    try:
+        check_seed("--seed", args.seed)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
         return 2
     selected = experiments(args.only)
     bars = []  # made by the first section: no bar before the arguments are checked

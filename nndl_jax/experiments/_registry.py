@@ -117,6 +117,7 @@ def run_tour(
     An experiment that raises does not stop the tour: its section shows the error, and the
     caller (the CLI) exits non-zero.
     """
+    from nndl_jax._validate import check_seed
     from nndl_jax.experiments._report import write_report
 
     out = Path(out_dir)
@@ -125,10 +126,7 @@ def run_tour(
         raise ValueError(
             f"no experiment matches {pattern!r}; known: {', '.join(e.name for e in experiments())}"
         )
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if seed >= 2**32:  # jax.random.key(2**32) is key(0); from 2**63 it raises
-        raise ValueError(f"seed must be below 2**32 (JAX keys take 32-bit seeds), got {seed}")
+    check_seed("seed", seed)
     if out.exists() and not out.is_dir():
         raise ValueError(f"the report folder {str(out)!r} is a file, not a folder")
     out.mkdir(parents=True, exist_ok=True)

@@ -59,9 +59,6 @@ _FLAGS = {
     "unknown scaling": "--scaling", "unknown monitor": "--monitor",
 }  # fmt: skip
 
-#: JAX's default keys take 32-bit seeds: 2**32 would silently give the run of seed 0.
-_SEED_LIMIT = 2**32
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -168,11 +165,11 @@ def _run(args) -> tuple[int, dict[str, Any]]:
         raise ValueError("--resume needs --out DIR, the folder of the run to continue")
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
         raise ValueError(f"--out must be a directory, but {args.out!r} is a file")
-    for flag, seed in (("--seed", args.seed), ("--split-seed", args.split_seed)):
-        if seed < 0:
-            raise ValueError(f"{flag} must be a non-negative integer, got {seed}")
-    if args.seed >= _SEED_LIMIT:
-        raise ValueError(f"--seed must be below 2**32 (JAX keys are 32-bit), got {args.seed}")
+    from nndl_jax._validate import check_seed
+
+    check_seed("--seed", args.seed)
+    if args.split_seed < 0:  # a NumPy seed: any size
+        raise ValueError(f"--split-seed must be a non-negative integer, got {args.split_seed}")
     if not args.augment:
         given = [f"--{name.replace('_', '-')}" for name in ("max_shift", "max_rotation", "noise")
                  if getattr(args, name) != _DEFAULTS[name]]  # fmt: skip

@@ -52,6 +52,7 @@ from nndl_jax._validate import (
     check_non_negative,
     check_positive,
     check_positive_int,
+    check_seed,
     is_traced,
     lookup,
     unknown_name,
@@ -410,10 +411,7 @@ def fit(
         raise TypeError(f"augment must be callable augment(key, x) -> x, got {augment!r}")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {callback!r}")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if seed >= 2**32:  # jax.random.key(2**32) is key(0) without x64; from 2**63 it overflows
-        raise ValueError(f"seed must be below 2**32 (JAX keys take 32-bit seeds), got {seed}")
+    check_seed("seed", seed)
     checkpointer = None
     if checkpoint_dir is not None:
         from nndl_jax.train.checkpoint import Checkpointer
