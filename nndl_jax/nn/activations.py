@@ -83,10 +83,11 @@ def _inexact(x) -> jax.Array:
 
 
 def _nonpositive_abs(x: jax.Array) -> jax.Array:
-    """``-|x|``, written so that its derivative at 0 is -1 (``jnp.abs`` has derivative 0 there).
+    """``-|x|``, written so that its derivative at 0 is -1 by construction.
 
-    The stable forms of sigmoid and softplus go through ``exp(-|x|) <= 1``; with ``jnp.abs`` the
-    chain rule would lose the slope exactly at ``x = 0``.
+    The stable forms of sigmoid and softplus go through ``exp(-|x|) <= 1``, and their slope at
+    ``x = 0`` needs the one-sided derivative. JAX 0.10 differentiates ``jnp.abs`` as 1 at ±0, but
+    it has used sign(x) (0 at 0) before, which would lose the slope exactly there.
     """
     return jnp.where(x >= 0, -x, x)
 
