@@ -333,3 +333,212 @@ def test_triad_donates_its_output_buffer_and_moves_three_arrays():
     before = triad._a
     triad.time(1)
     assert before.is_deleted() and triad.bytes_per_call == 3 * (1 << 10) * 4
+
+
+# --------------------------------------------------------------------------- sparse coding alpha
+
+
+def test_sparse_coding_peer_solves_our_lasso_with_sklearns_alpha_scaling(monkeypatch, captured):
+    """sparse_encode(lasso_cd) divides alpha by n_features and fits Lasso, whose objective is
+    1/(2 n_samples)|x - Az|^2 + alpha' |z|_1 with n_samples = n_features of x. So alpha = lam
+    minimises (1/d)(1/2|x - Az|^2 + lam|z|_1): our problem. Checked on the call the case makes
+    and, independently, by the optimality (KKT) conditions of our problem at the peer's codes.
+    """
+    import sklearn.decomposition
+    from sklearn.decomposition import sparse_encode
+
+    from nndl_jax.unsupervised import sparse_coding
+
+    calls, inside_case = [], [True]
+
+    def record(X, D, **kw):
+        calls.append(kw)
+        if inside_case[0]:  # not solved during the case: only its arguments matter there
+            return np.zeros((X.shape[0], D.shape[0]))
+        return sparse_encode(X, D, **kw)
+
+    def fake_encode(X, A, *, lam, tol, max_iter, return_n_iter=False):
+        Z = np.zeros((X.shape[0], A.shape[1]))
+        return (Z, 0) if return_n_iter else Z
+
+    monkeypatch.setattr(sklearn.decomposition, "sparse_encode", record)
+    monkeypatch.setattr(sparse_coding, "encode", fake_encode)
+    (row,) = bench_unsup.sparse_coding_encode(quick=True)
+    lam = row["lam"]
+    assert lam == 0.1  # the documented lambda
+    assert calls and all(kw["algorithm"] == "lasso_cd" for kw in calls)
+    assert all(kw["alpha"] == lam for kw in calls)
+    # the case's peer, now solving with the real sparse_encode, on a small problem: the KKT
+    # conditions of 1/2|x - Az|^2 + lam|z|_1 are A^T(x - Az) = lam sign(z) on the support and
+    # |A^T(x - Az)| <= lam off it
+    inside_case[0] = False
+    ours, args, peer, peer_args = captured[0]
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(16, 24))
+    A /= np.linalg.norm(A, axis=0)
+    X = rng.normal(size=(5, 16))
+    Z = np.asarray(peer(X, A), np.float64)
+    corr = (X - Z @ A.T) @ A
+    on = np.abs(Z) > 1e-10
+    assert on.any() and (~on).any()
+    np.testing.assert_allclose(corr[on], lam * np.sign(Z[on]), atol=1e-6)
+    assert np.all(np.abs(corr[~on]) <= lam + 1e-6)
+
+
+# --------------------------------------------------------------------------- byte counts, peers
+
+
+def test_cross_entropy_bytes_read_the_logits_once_and_write_the_gradient_once(monkeypatch):
+    """Least traffic of value_and_grad: n k float32 logits read, n k float32 gradient written."""
+    from nndl_jax.benchmarks import metrics as bench_metrics
+
+    seen = []
+    monkeypatch.setattr(bench_metrics, "compare", lambda *a, **kw: seen.append(kw) or dict(kw))
+    monkeypatch.setattr(bench_metrics, "CE_SHAPE", (6, 5))
+    bench_metrics.softmax_cross_entropy(quick=True)
+    assert seen[0]["bytes_moved"] == (6 * 5 * 4) + (6 * 5 * 4)
+
+
+def test_activation_bytes_read_x_once_and_write_one_array(monkeypatch):
+    """Each call reads N float32 inputs and writes N float32 outputs: 2 * N * 4 bytes."""
+    from nndl_jax.benchmarks import activations as bench_act
+
+    seen = []
+    monkeypatch.setattr(bench_act, "compare", lambda *a, **kw: seen.append(kw) or dict(kw))
+    monkeypatch.setattr(bench_act, "N", 16)
+    rows = bench_act.activations(quick=True)
+    assert len(rows) == 12 and len(seen) == 12
+    assert all(kw["bytes_moved"] == 16 * 4 + 16 * 4 and kw["n"] == 16 for kw in seen)
+
+
+def test_f1_peer_is_the_macro_average_of_per_class_f1(monkeypatch):
+    """Macro F1: the unweighted mean over classes of 2 tp / (2 tp + fp + fn)."""
+    from nndl_jax.benchmarks import metrics as bench_metrics
+
+    seen = []
+
+    def fake(ours, peer, args, *, peer_args, **kw):
+        seen.append((peer, peer_args))
+        return dict(kw)
+
+    monkeypatch.setattr(bench_metrics, "compare", fake)
+    monkeypatch.setattr(bench_metrics, "F1_SIZE", 300)
+    bench_metrics.f1_macro(quick=True)
+    peer, (y_true, y_pred) = seen[0]
+    k = bench_metrics.F1_CLASSES
+    per_class = []
+    for c in range(k):
+        tp = np.sum((y_pred == c) & (y_true == c))
+        fp = np.sum((y_pred == c) & (y_true != c))
+        fn = np.sum((y_pred != c) & (y_true == c))
+        per_class.append(2 * tp / (2 * tp + fp + fn))
+    want = np.mean(per_class)
+    assert want != pytest.approx(np.mean(y_true == y_pred), abs=1e-6)  # micro F1 differs
+    assert peer(y_true, y_pred) == pytest.approx(want, rel=1e-12)
+
+
+# --------------------------------------------------------------------------- training
+
+
+@pytest.fixture
+def fake_training(monkeypatch):
+    """digits_mlp_epoch with a counter for a model, scripted accuracies and per-call seconds.
+
+    ``set(seconds, accuracy)``: seconds maps each style's function name to the durations its
+    timed calls return, in order; accuracy maps style -> test accuracy in points.
+    """
+    import collections
+    import types
+
+    from nndl_jax.benchmarks import training as bench_training
+
+    import nndl_jax.train.epoch
+    import nndl_jax.train.loop
+
+    n = 2 * bench_training.BATCH
+    split = types.SimpleNamespace(x=jnp.zeros((n, 2)), y=jnp.zeros(n, jnp.int32))
+    ds = types.SimpleNamespace(train=split, test=split)
+    State = collections.namedtuple("State", "params model_state")
+    state0 = State(jnp.float32(0.0), jnp.float32(0.0))
+    step = lambda s, xb, yb, mask, key: (State(s.params + 1.0, s.model_state), None)
+    monkeypatch.setattr(bench_training, "_setup", lambda: (ds, None, step, state0))
+
+    def plan(key, n):
+        idx = np.arange(n).reshape(2, -1)
+        return idx, np.ones(idx.shape, bool), jax.random.split(key, 2)
+
+    def make_epoch(step, *, num_samples, batch_size, jit=True):
+        epoch = lambda s, k, x, y: (State(s.params + 1.0, s.model_state), None)
+        return jax.jit(epoch) if jit else epoch
+
+    monkeypatch.setattr(bench_training, "_epoch_plan", plan)
+    monkeypatch.setattr(nndl_jax.train.epoch, "make_epoch", make_epoch)
+    script = {}
+
+    def timed(fn, *args):
+        return jax.block_until_ready(fn(*args)), script["seconds"][fn.__name__].pop(0)
+
+    monkeypatch.setattr(bench_training, "_timed", timed)
+    order = ["numpy", "jnp", "scan", "all"]  # the order the case evaluates the states in
+    evaluated = []
+
+    def evaluate(model, params, model_state, test, num_classes):
+        name = order[len(evaluated)]
+        evaluated.append(name)
+        return {"accuracy": script["accuracy"][name] / 100.0}
+
+    monkeypatch.setattr(nndl_jax.train.loop, "evaluate", evaluate)
+
+    def run(seconds, accuracy):
+        script.update(seconds=seconds, accuracy=accuracy)
+        evaluated.clear()
+        rows = bench_training.digits_mlp_epoch(quick=True)
+        assert all(not s for s in seconds.values())  # every scripted call was made
+        return {(r["ours"], r["peer"]): r for r in rows}
+
+    return run
+
+
+def test_training_rows_drop_warmups_and_target_needs_speed_and_accuracy(fake_training):
+    """Target: speedup >= 2 over the numpy loop AND |accuracy gap| <= 0.5 points. The first
+    (compile) epoch of each loop style and the first (compile) run of all-epochs are dropped.
+    """
+    epochs = 4  # QUICK_EPOCHS; 2 QUICK_RUNS of all-epochs after one warm-up run
+    seconds = {
+        "numpy_loop": [9.0, 1.0, 2.0, 4.0],
+        "jnp_loop": [9.0, 2.0, 2.0, 2.0],
+        "scanned_epoch": [9.0, 0.5, 0.5, 1.0],
+        "all_epochs": [epochs * 50.0, epochs * 1.0, epochs * 2.0],
+    }
+    accuracy = {"numpy": 90.0, "jnp": 90.0, "scan": 89.0, "all": 90.25}
+    rows = fake_training(seconds, accuracy)
+    scan = rows[("scanned epoch", "numpy-gather loop")]
+    all_ = rows[("all epochs in one jit", "numpy-gather loop")]
+    # scan: per-round ratios 0.5, 0.25, 0.25 -> 0.25, speedup 4, but 1 point below the loop
+    assert scan["ratio"] == pytest.approx(0.25) and scan["speedup"] == pytest.approx(4.0)
+    assert scan["accuracy_gap_points"] == pytest.approx(1.0)
+    assert scan["target_met"] is False
+    assert scan["peer_ms"] == pytest.approx(2000.0) and scan["peer_max_ms"] == 4000.0
+    # all epochs: runs 1 s and 2 s per epoch (the 50 s warm-up dropped) -> 1.5 s median
+    assert all_["ours_ms"] == pytest.approx(1500.0)
+    assert all_["ours_min_ms"] == pytest.approx(1000.0)
+    assert all_["ours_max_ms"] == pytest.approx(2000.0)
+    # ratio of medians 1.5 / 2 -> speedup 4/3 < 2 at a 0.25-point gap: not met
+    assert all_["speedup"] == pytest.approx(2.0 / 1.5) and all_["target_met"] is False
+    assert "target_met" not in rows[("scanned epoch", "jnp-gather loop")]
+
+
+def test_training_target_met_at_speedup_two_within_half_a_point(fake_training):
+    seconds = {
+        "numpy_loop": [9.0, 2.0, 2.0, 2.0],
+        "jnp_loop": [9.0, 2.0, 2.0, 2.0],
+        "scanned_epoch": [9.0, 1.0, 1.0, 1.0],
+        "all_epochs": [4 * 9.0, 4 * 0.5, 4 * 0.5],
+    }
+    accuracy = {"numpy": 90.0, "jnp": 90.0, "scan": 89.5, "all": 90.5}
+    rows = fake_training(seconds, accuracy)
+    scan = rows[("scanned epoch", "numpy-gather loop")]
+    all_ = rows[("all epochs in one jit", "numpy-gather loop")]
+    assert scan["speedup"] == pytest.approx(2.0) and scan["accuracy_gap_points"] == 0.5
+    assert all_["speedup"] == pytest.approx(4.0) and all_["accuracy_gap_points"] == 0.5
+    assert scan["target_met"] is True and all_["target_met"] is True
