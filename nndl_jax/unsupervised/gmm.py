@@ -45,7 +45,7 @@ from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import logsumexp
 
 from nndl_jax._validate import all_finite, check_non_negative
-from nndl_jax.unsupervised import kmeans as _kmeans
+from nndl_jax.unsupervised import _blas_threads, kmeans as _kmeans
 from nndl_jax.unsupervised._checks import (
     as_float_array,
     check_choice,
@@ -184,7 +184,7 @@ def em(model: GMM, X, *, reg_covar: float = 1e-6, max_iter: int = 100, tol: floa
     max_iter = check_positive_int("max_iter", max_iter)
     tol = check_non_negative("tol", tol)
     model = jax.tree.map(lambda a: jnp.asarray(a), model)
-    fitted = _em(model, X, reg_covar, tol, max_iter=max_iter)
+    fitted = _blas_threads.call(_em, model, X, reg_covar, tol, max_iter=max_iter, size=X.shape[1])
     healthy = all_finite(fitted) & ~_collapsed(fitted.covariances, X)
     if not is_tracer(healthy) and not bool(healthy):
         raise ValueError(
@@ -313,7 +313,8 @@ def _weighted_log_prob(X, weights, means, cov):
 
 def score_samples(model: GMM, X) -> jax.Array:
     """``(N,)`` log-density :math:`\\log p(x)` of each row of X under the mixture."""
-    return _score_samples(model, _check_x(model, X))
+    X = _check_x(model, X)
+    return _blas_threads.call(_score_samples, model, X, size=X.shape[1])
 
 
 @jax.jit
@@ -330,7 +331,8 @@ def log_likelihood(model: GMM, X) -> jax.Array:
 
 def predict_proba(model: GMM, X) -> jax.Array:
     """``(N, k)`` responsibilities :math:`p(j \\mid x)`."""
-    return _predict_proba(model, _check_x(model, X))
+    X = _check_x(model, X)
+    return _blas_threads.call(_predict_proba, model, X, size=X.shape[1])
 
 
 @jax.jit

@@ -42,6 +42,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
+from nndl_jax.unsupervised import _blas_threads
 from nndl_jax.unsupervised._checks import as_float_array, check_choice, check_count, check_data
 from nndl_jax.unsupervised._precision import full_precision
 
@@ -107,7 +108,9 @@ def fit(X, n_components: int, *, method: str = "eigh", whiten: bool = False) -> 
     check_choice("method", method, METHODS)
     if not isinstance(whiten, bool):
         raise TypeError(f"whiten must be a bool, got {whiten!r}")
-    return _fit(X, k, method, whiten)
+    # LAPACK sees the d × d covariance (eigh) or the whole N × d matrix (svd).
+    size = d if method == "eigh" else max(n, d)
+    return _blas_threads.call(_fit, X, k, method, whiten, size=size)
 
 
 @partial(jax.jit, static_argnums=(1, 2, 3))

@@ -71,6 +71,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from nndl_jax._validate import check_non_negative, check_positive
+from nndl_jax.unsupervised import _blas_threads
 from nndl_jax.unsupervised._checks import (
     as_float_array,
     check_choice,
@@ -198,7 +199,20 @@ def encode(
         if init.shape != shape:
             raise ValueError(f"init must have shape {shape}, got {tuple(init.shape)}")
         check_finite("init", init)
-    Z, n_iter = _encode(X, A, init.astype(X.dtype), lam, tol, method, penalty, max_iter, restart)
+    # LAPACK sees the smaller Gram matrix of A (its largest eigenvalue sets the step).
+    Z, n_iter = _blas_threads.call(
+        _encode,
+        X,
+        A,
+        init.astype(X.dtype),
+        lam,
+        tol,
+        method,
+        penalty,
+        max_iter,
+        restart,
+        size=min(A.shape),
+    )
     return (Z, n_iter) if return_n_iter else Z
 
 
@@ -319,10 +333,11 @@ def update_dictionary(X, Z, *, reg, unit_norm: bool = False, atoms=None) -> jax.
     check_finite("Z", Z)
     reg = check_positive("reg", reg)
     Z = Z.astype(X.dtype)
+    m = Z.shape[1]  # LAPACK factors the M × M system
     if not unit_norm:
-        return _ridge_atoms(X, Z, reg)
+        return _blas_threads.call(_ridge_atoms, X, Z, reg, size=m)
     if atoms is None:
-        atoms = _normalise(_ridge_atoms(X, Z, reg))
+        atoms = _normalise(_blas_threads.call(_ridge_atoms, X, Z, reg, size=m))
     else:
         atoms = as_float_array("atoms", atoms)
         want = (X.shape[1], Z.shape[1])
@@ -422,12 +437,16 @@ def learn(
         if init.shape != (d, m):
             raise ValueError(f"init must have shape (d, n_atoms)={(d, m)}, got {init.shape}")
         check_finite("init", init)
-    return _learn(
+    # LAPACK sees the smaller Gram matrix of the atoms, and the M × M ridge system.
+    size = min(d, m) if unit_norm else m
+    return _blas_threads.call(
+        _learn,
         X,
         init.astype(X.dtype),
         lam,
         reg,
         tol,
+        size=size,
         n_iter=n_iter,
         unit_norm=bool(unit_norm),
         penalty=penalty,
