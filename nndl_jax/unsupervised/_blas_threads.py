@@ -5,10 +5,12 @@ loads (OpenBLAS in the wheels), whose thread pool is separate from XLA's. Both p
 threads spinning for a while after their work. On a machine with few cores each one then steals
 time from the other: every barrier inside an OpenBLAS factorisation waits for a thread that
 shares a core with a spinning XLA worker, and the XLA matmuls after a LAPACK call share the
-cores with spinning OpenBLAS threads. Measured on 2 cores (JAX 0.10.2, OpenBLAS 0.3.30):
+cores with spinning OpenBLAS threads. Measured on 2 cores (JAX 0.10.2, OpenBLAS 0.3.30), calls
+back to back, two OpenBLAS threads against one:
 
-* ``pca.fit`` of 20,000 × 256: 27 ms with two OpenBLAS threads, 17 ms with one;
-* ``gmm.fit`` of 20,000 × 64, k = 10: 153 ms and 113 ms.
+* ``pca.fit`` of 20,000 × 256, k = 32: 26 ms and 17 ms;
+* ``gmm.fit`` of 20,000 × 64, k = 10: 147 ms and 92 ms;
+* ``sparse_coding.encode`` of 2,000 × 64 with 128 atoms: 152 ms and 106 ms.
 
 The matrices our estimators factor are small (d × d covariances, M × M systems of atoms), and
 one thread does them as fast as two up to about 1,000. Larger ones gain from the second thread
