@@ -43,11 +43,13 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
         return tuple(t.init(params) for t in transforms)
 
     def update(updates, state, params=None, **extra_args):
+        if isinstance(state, list):  # e.g. restored from a format without tuples
+            state = tuple(state)
         if not isinstance(state, tuple) or len(state) != len(transforms):
+            length = f" of length {len(state)}" if isinstance(state, tuple) else ""
             raise ValueError(
                 f"state must be the tuple of {len(transforms)} states that this chain's init "
-                f"returns, got {type(state).__name__} of length "
-                f"{len(state) if isinstance(state, tuple) else 'n/a'}"
+                f"returns, got {type(state).__name__}{length}"
             )
         new_state = []
         for t, s in zip(transforms, state, strict=True):

@@ -7,12 +7,14 @@ counts iterations from t = 1; its ``α_t`` is our ``schedule(t - 1)``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
+from nndl_jax._validate import as_real, is_traced
 from nndl_jax.optim._base import (
     EmptyState,
     GradientTransformation,
@@ -38,9 +40,22 @@ def _times(factor: Any, updates: Any) -> Any:
 
 
 def scale(step_size: float) -> GradientTransformation:
-    """Multiply every update by a constant: ``u ← s · u``. Stateless (``EmptyState``)."""
+    """Multiply every update by a constant: ``u ← s · u``. Stateless (``EmptyState``).
+
+    Raises:
+      TypeError: ``step_size`` is a schedule (use ``scale_by_schedule``) or not a real number.
+      ValueError: ``step_size`` is NaN or infinite (any sign is allowed: ``scale(-α)``).
+    """
     if callable(step_size):
         raise TypeError("scale expects a number; for a schedule use scale_by_schedule")
+    value = as_real(step_size)
+    if value is None:
+        raise TypeError(
+            f"step_size must be a real number, got {type(step_size).__name__}: {step_size!r}"
+        )
+    if not is_traced(value) and not math.isfinite(value):
+        raise ValueError(f"step_size must be a finite number, got {step_size!r}")
+    step_size = value
 
     def init(params):
         del params

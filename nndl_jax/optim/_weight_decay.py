@@ -51,7 +51,8 @@ def add_decayed_weights(
 
     Returns:
       A ``GradientTransformation``; its state is ``EmptyState()``, or ``ScheduleState(count)``
-      for a scheduled ``λ``. ``update`` needs ``params``.
+      for a scheduled ``λ``. ``update`` needs ``params``. Each update keeps its dtype, except
+      that a real update of a complex parameter becomes complex (``λθ`` is), as in optax.
 
     Raises:
       TypeError: a ``weight_decay`` that is neither a number nor a schedule, or (in ``update``)
@@ -81,7 +82,11 @@ def add_decayed_weights(
         def leaf(u, p, on):
             if not on:
                 return u
-            return jnp.asarray(u + decay * p).astype(jnp.result_type(u))
+            dtype = jnp.result_type(u)
+            if jnp.iscomplexobj(p) and not jnp.issubdtype(dtype, jnp.complexfloating):
+                # λθ has an imaginary part that a real update's dtype would drop: keep it
+                dtype = jnp.promote_types(dtype, jnp.result_type(p))
+            return jnp.asarray(u + decay * p).astype(dtype)
 
         return jax.tree.map(leaf, updates, params, keep), new_state
 

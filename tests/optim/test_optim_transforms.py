@@ -199,3 +199,43 @@ def test_apply_updates_keeps_each_parameter_dtype():
     # optax's apply_updates gives the same
     ref = optax.apply_updates(params, updates)
     assert ref["w"].dtype == out["w"].dtype
+
+
+def test_add_decayed_weights_keeps_the_imaginary_part_of_a_complex_parameter():
+    # A real update for a complex parameter: λθ is complex, and optax keeps it so.
+    params = {"z": jnp.array([1 + 2j, -0.5j], jnp.complex64), "w": jnp.array([3.0])}
+    updates = {"z": jnp.array([0.5, 0.25], jnp.float32), "w": jnp.array([1.0], jnp.bfloat16)}
+    ours, _ = optim.add_decayed_weights(0.1).update(updates, optim.EmptyState(), params)
+    ref, _ = optax.add_decayed_weights(0.1).update(updates, optax.EmptyState(), params)
+    np.testing.assert_allclose(ours["z"], ref["z"], rtol=1e-6)
+    assert ours["z"].dtype == jnp.complex64
+    assert ours["w"].dtype == jnp.bfloat16  # a real parameter's update keeps its own dtype
+
+
+def test_adamw_decays_the_imaginary_part_like_optax():
+    params = {"z": jnp.array([1 + 2j], jnp.complex64)}
+    grads = {"z": jnp.array([0.5 - 0.25j], jnp.complex64)}
+    ours_tx, ref_tx = optim.adamw(0.1, weight_decay=0.1), optax.adamw(0.1, weight_decay=0.1)
+    ours, ref = params, params
+    ours_state, ref_state = ours_tx.init(params), ref_tx.init(params)
+    for _ in range(3):
+        u, ours_state = ours_tx.update(grads, ours_state, ours)
+        ours = optim.apply_updates(ours, u)
+        v, ref_state = ref_tx.update(grads, ref_state, ref)
+        ref = optax.apply_updates(ref, v)
+    np.testing.assert_allclose(ours["z"], ref["z"], rtol=1e-5)
+
+
+def test_chain_accepts_its_state_as_a_list_and_names_a_wrong_length():
+    params = {"w": jnp.ones(3)}
+    opt = optim.adam(0.1)
+    state = opt.init(params)
+    grads = {"w": jnp.full(3, 0.5)}
+    from_tuple, _ = opt.update(grads, state, params)
+    from_list, new_state = opt.update(grads, list(state), params)
+    np.testing.assert_array_equal(from_list["w"], from_tuple["w"])
+    assert isinstance(new_state, tuple)
+    with pytest.raises(ValueError, match=r"tuple of 2 states .* got tuple of length 1"):
+        opt.update(grads, state[:1], params)
+    with pytest.raises(ValueError, match=r"got dict$"):
+        opt.update(grads, {"a": 1}, params)

@@ -210,3 +210,24 @@ def test_optax_transforms_are_accepted_by_our_wrappers():
 def test_schedule_arguments(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), np.float32("nan")])
+def test_scale_refuses_a_non_finite_step_size(bad):
+    with pytest.raises(ValueError, match="step_size must be a finite number"):
+        optim.scale(bad)
+
+
+@pytest.mark.parametrize("bad", ["x", None, True, [1.0], jnp.ones(2)])
+def test_scale_refuses_a_step_size_that_is_not_a_number(bad):
+    with pytest.raises(TypeError, match="step_size must be a real number"):
+        optim.scale(bad)
+
+
+def test_scale_takes_any_finite_sign_and_traced_values():
+    grads = {"w": jnp.array([1.0, -2.0])}
+    for s in (-3.0, 0.0, 2, np.float32(0.5), jnp.float32(-1.5)):
+        out, _ = optim.scale(s).update(grads, optim.EmptyState())
+        np.testing.assert_allclose(out["w"], float(s) * np.array([1.0, -2.0]))
+    scaled = jax.jit(lambda s: optim.scale(s).update(grads, optim.EmptyState())[0]["w"])
+    np.testing.assert_allclose(scaled(jnp.float32(4.0)), [4.0, -8.0])
