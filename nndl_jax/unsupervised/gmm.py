@@ -202,11 +202,14 @@ def _collapsed(cov, X):
 
     A component on copies of one point has variance exactly 0 only if the point's coordinates
     are reproduced exactly; otherwise its mean is off by a few ulps of |x| (the counts carry a
-    10·eps guard) and its variance is that error squared. Anything below (16·eps·max|x - x̄|)²
-    is such rounding, not a spread the data can resolve.
+    10·eps guard) and its variance is that error squared. In feature j anything below
+    (16·eps·max_n|x_nj - x̄_j|)² is such rounding, not a spread the data can resolve. The bound
+    is per feature: one taken over all features would call a real, small variance (or a
+    constant feature held up by reg_covar) a collapse whenever another feature spans a much
+    larger range.
     """
     variances = jnp.diagonal(cov, axis1=-2, axis2=-1) if cov.ndim == 3 else cov
-    scale = jnp.max(jnp.abs(X - jnp.mean(X, axis=0)))
+    scale = jnp.max(jnp.abs(X - jnp.mean(X, axis=0)), axis=0)  # (d,)
     return jnp.any(variances <= (16 * jnp.finfo(X.dtype).eps * scale) ** 2)
 
 
@@ -365,4 +368,5 @@ def _check_x(model: GMM, X) -> jax.Array:
     d = model.means.shape[1]
     if X.ndim != 2 or X.shape[1] != d:
         raise ValueError(f"X must have shape (n_samples, {d}), got {tuple(X.shape)}")
+    check_finite("X", X)
     return X

@@ -136,4 +136,5 @@ def _check_x(model: Histogram, X) -> jax.Array:
     d = model.edges.shape[0]
     if X.ndim != 2 or X.shape[1] != d:
         raise ValueError(f"X must have shape (n_samples, {d}), got {tuple(X.shape)}")
+    check_finite("X", X)  # NaN falls in no cell: it would read as density 0
     return X.astype(model.edges.dtype)

@@ -80,7 +80,22 @@ def score_samples(X_train, X, bandwidth, *, block_size: int | None = None) -> ja
         block_size = max(16, 2**19 // X_train.shape[0])
     block_size = check_positive_int("block_size", block_size)
     X = X.astype(jnp.result_type(X, X_train))
+    _check_representable(bandwidth, X.dtype)
     return _score(X_train.astype(X.dtype), X, bandwidth, block_size=min(block_size, X.shape[0]))
+
+
+def _check_representable(bandwidth, dtype) -> None:
+    """h must be a normal number of the computation's dtype, or 1/h overflows (or h does)."""
+    if isinstance(bandwidth, jax.core.Tracer):
+        return
+    info = jnp.finfo(dtype)
+    if not float(info.tiny) <= float(bandwidth) <= float(info.max):
+        raise ValueError(
+            f"bandwidth={bandwidth!r} is outside the normal range of {jnp.dtype(dtype).name}, "
+            f"the dtype the density is computed in ({float(info.tiny):.3g} to "
+            f"{float(info.max):.3g}); rescale X and X_train instead (the log-density shifts by "
+            f"d·log of the scale)"
+        )
 
 
 @partial(jax.jit, static_argnames=("block_size",))

@@ -40,6 +40,7 @@ from nndl_jax.unsupervised._checks import (
     check_choice,
     check_count,
     check_data,
+    check_finite,
     check_key,
     check_positive_int,
 )
@@ -169,9 +170,12 @@ def _lloyd(X, C0, threshold, max_iter):
         rank = jnp.cumsum(empty) - 1
         C_new = jnp.where(empty[:, None], X[farthest[jnp.clip(rank, 0, k - 1)]], means)
         shift = jnp.sum((C_new - C) ** 2)
-        # Unchanged labels (and no empty cluster) mean a fixed point: the new centroids are the
-        # old ones up to rounding, which tol = 0 alone would keep chasing until max_iter.
-        settled = jnp.all(labels == previous) & ~jnp.any(empty)
+        # Unchanged labels mean a fixed point: the new centroids are the old ones up to
+        # rounding, which tol = 0 alone would keep chasing until max_iter. That holds with an
+        # empty cluster too: it was empty in the previous step as well, so the point it moved to
+        # did not join it, which happens only when that point already sits on another centroid
+        # (fewer distinct points than k), and moving it again gains nothing.
+        settled = jnp.all(labels == previous)
         shift = jnp.where(settled, 0.0, shift).astype(shift.dtype)
         return C_new, it + 1, shift, labels.astype(jnp.int32)
 
@@ -241,6 +245,7 @@ def predict(model: KMeans, X) -> jax.Array:
     d = model.centroids.shape[1]
     if X.ndim != 2 or X.shape[1] != d:
         raise ValueError(f"X must have shape (n_samples, {d}), got {tuple(X.shape)}")
+    check_finite("X", X)  # a NaN row would get label 0
     return _predict(model.centroids, X)
 
 

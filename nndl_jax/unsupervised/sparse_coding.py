@@ -141,6 +141,7 @@ def objective(X, A, Z, *, lam, penalty: str = "l1") -> jax.Array:
             f"Z must have shape (n_samples, n_atoms)={(X.shape[0], A.shape[1])}, got "
             f"{tuple(Z.shape)}"
         )
+    check_finite("Z", Z)
     lam = check_non_negative("lam", lam)
     check_choice("penalty", penalty, PENALTIES)
     return _objective(X, A, Z, lam, penalty)
@@ -191,6 +192,8 @@ def encode(
     check_choice("penalty", penalty, PENALTIES)
     max_iter = check_positive_int("max_iter", max_iter)
     tol = check_non_negative("tol", tol)
+    if not isinstance(restart, bool):
+        raise TypeError(f"restart must be a bool, got {restart!r}")
     shape = (X.shape[0], A.shape[1])
     if init is None:
         init = jnp.zeros(shape, X.dtype)
@@ -317,34 +320,35 @@ def update_dictionary(X, Z, *, reg, unit_norm: bool = False, atoms=None) -> jax.
         column of Z all zero) is set to 0, the minimiser of its ridge term, in both modes; no
         NaN, but it then stays unused in :func:`learn` (replace it by hand if that matters).
       unit_norm: constrain the atoms to the unit ball.
-      atoms: ``(d, M)`` current atoms, the start of the sweep (``unit_norm`` only; by default
-        the ridge solution with its atoms normalised).
+      atoms: ``(d, M)`` current atoms, the start of the sweep (used with ``unit_norm`` only,
+        checked whenever given; by default the ridge solution with its atoms normalised).
 
     Returns:
       ``(d, M)`` atoms as columns.
     """
     X = check_data("X", X)
     Z = as_float_array("Z", Z)
-    if Z.ndim != 2 or Z.shape[0] != X.shape[0]:
+    if Z.ndim != 2 or Z.shape[0] != X.shape[0] or Z.shape[1] == 0:
         raise ValueError(
-            f"Z must be (n_samples, n_atoms) with n_samples={X.shape[0]} (X's rows), got "
-            f"Z.shape={tuple(Z.shape)}"
+            f"Z must be (n_samples, n_atoms) with n_samples={X.shape[0]} (X's rows) and at "
+            f"least one atom, got Z.shape={tuple(Z.shape)}"
         )
     check_finite("Z", Z)
     reg = check_positive("reg", reg)
     Z = Z.astype(X.dtype)
     m = Z.shape[1]  # LAPACK factors the M × M system
+    if atoms is not None:  # checked whenever given, though only the sweep uses it
+        atoms = as_float_array("atoms", atoms)
+        want = (X.shape[1], m)
+        if atoms.shape != want:
+            raise ValueError(f"atoms must have shape (d, n_atoms)={want}, got {atoms.shape}")
+        check_finite("atoms", atoms)
+        atoms = atoms.astype(X.dtype)
     if not unit_norm:
         return _blas_threads.call(_ridge_atoms, X, Z, reg, size=m)
     if atoms is None:
         atoms = _normalise(_blas_threads.call(_ridge_atoms, X, Z, reg, size=m))
-    else:
-        atoms = as_float_array("atoms", atoms)
-        want = (X.shape[1], Z.shape[1])
-        if atoms.shape != want:
-            raise ValueError(f"atoms must have shape (d, n_atoms)={want}, got {atoms.shape}")
-        check_finite("atoms", atoms)
-    return _unit_ball_atoms(X, Z, atoms.astype(X.dtype), reg)
+    return _unit_ball_atoms(X, Z, atoms, reg)
 
 
 @jax.jit
@@ -476,10 +480,10 @@ def _learn(X, A0, lam, reg, tol, *, n_iter, unit_norm, penalty, method, encode_i
 def _check_pair(X, A):
     X = check_data("X", X)
     A = as_float_array("A", A)
-    if A.ndim != 2 or A.shape[0] != X.shape[1]:
+    if A.ndim != 2 or A.shape[0] != X.shape[1] or A.shape[1] == 0:
         raise ValueError(
             f"A must be a (n_features, n_atoms) matrix with n_features={X.shape[1]} (X's "
-            f"columns), got A.shape={tuple(A.shape)}"
+            f"columns) and at least one atom, got A.shape={tuple(A.shape)}"
         )
     check_finite("A", A)
     return X, A.astype(X.dtype)
