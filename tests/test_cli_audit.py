@@ -213,3 +213,69 @@ def test_verify_list_with_json_writes_the_list(tmp_path, capsys):
     printed = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.strip()]
     assert [c["name"] for c in listed] == printed
     assert "losses.binary_cross_entropy.confident" in printed
+
+
+def test_train_out_empty_string_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    # "" read as "no --out": the run trained, wrote nothing and exited 0
+    monkeypatch.chdir(tmp_path)
+    assert train_cli.main([*IRIS, "--epochs", "1", "--out", ""]) == 2
+    assert "--out must name a directory, got an empty string" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_train_a_dropped_ctrl_c_still_exits_130(monkeypatch, capsys):
+    """Python drops a KeyboardInterrupt raised inside a GC callback; the request is recorded."""
+
+    def run_with_dropped_interrupt(args, interrupt):
+        interrupt.requested = True  # what the handler records before raising
+        return 0, {}
+
+    monkeypatch.setattr(train_cli, "_run", run_with_dropped_interrupt)
+    assert train_cli.main([*IRIS, "--epochs", "1"]) == 130
+    assert "nndl-jax train: interrupted" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("out", [False, True])
+def test_train_recorded_ctrl_c_stops_after_the_epoch(out, tmp_path):
+    stop = train_cli._Interrupt(defer=out)
+    args = train_cli.build_parser().parse_args([*IRIS, "--out", str(tmp_path)])
+    after = train_cli._after_epoch(args, tmp_path if out else None, stop)
+    after({"epoch": 1})  # no request: the epoch ends normally
+    stop.requested = True
+    with pytest.raises(KeyboardInterrupt):
+        after({"epoch": 2})
+    assert (tmp_path / "config.json").is_file() == out
+
+
+def test_train_writes_its_json_files_atomically(tmp_path, monkeypatch):
+    from nndl_jax.train import history
+
+    written = []
+    real = history.atomic_write_text
+    monkeypatch.setattr(
+        history,
+        "atomic_write_text",
+        lambda path, text: (written.append(path.name), real(path, text)),
+    )
+    assert train_cli.main([*IRIS, "--epochs", "1", "--out", str(tmp_path)]) == 0
+    assert {"config.json", "results.json", "history.json"} <= set(written)
+
+
+def test_atomic_write_text_keeps_the_old_file_when_a_write_fails(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from nndl_jax.train import history
+
+    target = tmp_path / "config.json"
+    target.write_text('{"old": true}')
+    real_write = Path.write_text
+
+    def half_then_fail(self, text, *a, **k):
+        real_write(self, text[: len(text) // 2], *a, **k)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Path, "write_text", half_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        history.atomic_write_text(target, '{"new": "a longer text than before"}')
+    monkeypatch.undo()
+    assert json.loads(target.read_text()) == {"old": True}

@@ -25,7 +25,6 @@ with status 130; the same command with ``--resume`` continues it from the last c
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import signal
 import sys
@@ -154,13 +153,15 @@ def _scaling(name: str, image_data: bool) -> str:
     return name
 
 
-def _run(args) -> tuple[int, dict[str, Any]]:
+def _run(args, interrupt: _Interrupt | None = None) -> tuple[int, dict[str, Any]]:
     from nndl_jax import data
     from nndl_jax.train import history as hist
     from nndl_jax.train.loop import evaluate, fit, make_optimizer
 
     # names and ranges first: nothing below compiles before every argument has been checked
     optimizer = make_optimizer(args.optimizer, args.lr)
+    if args.out == "":
+        raise ValueError("--out must name a directory, got an empty string")
     if args.resume and not args.out:
         raise ValueError("--resume needs --out DIR, the folder of the run to continue")
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
@@ -211,7 +212,7 @@ def _run(args) -> tuple[int, dict[str, Any]]:
     config = {k: v for k, v in vars(args).items() if k not in ("json", "no_progress")}
     config["scaling"] = scaling
     start = time.perf_counter()
-    stop = _DeferredInterrupt() if out is not None else contextlib.nullcontext()
+    stop = interrupt if interrupt is not None else _Interrupt(defer=out is not None)
     with stop:  # with checkpoints, Ctrl-C stops once the epoch under way is saved
         result = fit(
             model,
@@ -233,7 +234,7 @@ def _run(args) -> tuple[int, dict[str, Any]]:
             checkpoint_dir=None if out is None else out / "checkpoints",
             resume=args.resume,
             progress=not (args.no_progress or args.json),
-            callback=None if out is None else _after_epoch(args, out, stop),
+            callback=_after_epoch(args, out, stop),
         )
     seconds = time.perf_counter() - start
     summary: dict[str, Any] = {
@@ -264,23 +265,30 @@ def _run(args) -> tuple[int, dict[str, Any]]:
                 best_epoch=result.best_epoch or None,
                 title=f"{summary['model']} on {args.dataset}",
             )
-        (out / "results.json").write_text(json.dumps(hist.jsonable(summary), indent=2))
+        hist.atomic_write_text(out / "results.json", json.dumps(hist.jsonable(summary), indent=2))
     return (1 if result.stopped_reason == "non_finite" else 0), summary
 
 
-class _DeferredInterrupt:
-    """Ctrl-C during a run with checkpoints: stop once the epoch under way is saved.
+class _Interrupt:
+    """Ctrl-C during ``nndl-jax train``: a request to stop that cannot get lost.
 
-    Interrupted in the middle of orbax's write, a run leaves a half-written step folder and
-    orbax logs a traceback; the first Ctrl-C therefore only asks to stop (checked after each
-    epoch's checkpoint), and a second one stops at once.
+    With checkpoints (``defer``), the first Ctrl-C only asks to stop, checked once the epoch
+    under way is saved (interrupted in the middle of orbax's write, a run would leave a
+    half-written step folder and a traceback); a second one stops at once. Without, it stops at
+    once. Either way the request is also recorded: Python drops a KeyboardInterrupt raised while
+    a garbage-collection callback runs (JAX has one), so the run checks the record after every
+    epoch and when it ends, and exits with status 130 all the same.
     """
 
-    requested = False
+    def __init__(self, *, defer: bool):
+        self.defer = defer
+        self.requested = False
+        self._previous = None
+        self._depth = 0
 
     def __enter__(self):
-        self._previous = None
-        if threading.current_thread() is threading.main_thread():
+        self._depth += 1
+        if self._depth == 1 and threading.current_thread() is threading.main_thread():
             previous = signal.getsignal(signal.SIGINT)
             if previous is signal.default_int_handler:  # only where Ctrl-C would interrupt us
                 self._previous = previous
@@ -288,28 +296,33 @@ class _DeferredInterrupt:
         return self
 
     def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
+        first = not self.requested
         self.requested = True
-        print(
-            "\nnndl-jax train: stopping after the checkpoint of the epoch under way "
-            "(Ctrl-C again to stop at once)",
-            file=sys.stderr,
-            flush=True,
-        )
+        if self.defer and first:
+            print(
+                "\nnndl-jax train: stopping after the checkpoint of the epoch under way "
+                "(Ctrl-C again to stop at once)",
+                file=sys.stderr,
+                flush=True,
+            )
+            return
+        raise KeyboardInterrupt
 
     def __exit__(self, *exc):
-        if self._previous is not None:
+        self._depth -= 1
+        if self._depth == 0 and self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
         return False
 
 
-def _after_epoch(args, out: Path, stop: _DeferredInterrupt):
-    """The ``fit`` callback of a run with ``--out``: record the settings, honour a Ctrl-C."""
-    write_config = _config_writer(args, out)
+def _after_epoch(args, out: Path | None, stop: _Interrupt):
+    """The ``fit`` callback: record the settings (with ``--out``), honour a Ctrl-C."""
+    write_config = _config_writer(args, out) if out is not None else None
 
     def after(record):
-        write_config(record)
+        if write_config is not None:
+            write_config(record)
         if stop.requested:
             raise KeyboardInterrupt
 
@@ -363,9 +376,11 @@ def _config_writer(args, out: Path):
     resumed = args.resume and _has_checkpoints(out / "checkpoints")
     pending = [not (resumed and (out / "config.json").is_file())]
 
+    from nndl_jax.train.history import atomic_write_text
+
     def write(record):
         if pending[0]:
-            (out / "config.json").write_text(json.dumps(_settings(args), indent=2))
+            atomic_write_text(out / "config.json", json.dumps(_settings(args), indent=2))
             pending[0] = False
 
     return write
@@ -425,8 +440,12 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or argparse's own usage errors
         return int(exc.code or 0)
+    interrupt = _Interrupt(defer=bool(args.out))
     try:
-        status, summary = _run(args)
+        with interrupt:
+            status, summary = _run(args, interrupt)
+            if interrupt.requested:  # a Ctrl-C whose KeyboardInterrupt Python dropped
+                raise KeyboardInterrupt
     except (ValueError, TypeError, OSError) as exc:  # OSError: --out cannot be written
         print(f"nndl-jax train: error: {_cli_message(exc, args)}", file=sys.stderr)
         return 2

@@ -90,8 +90,9 @@ def column(history: Sequence[dict[str, Any]], name: str) -> np.ndarray:
     return np.array([float(r.get(name, math.nan)) for r in history], dtype=np.float64)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    # a reader (or a resumed run) sees the old file or the new one, never half of one
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader (or a resumed run) sees the old file or the
+    new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
@@ -105,7 +106,7 @@ def write_json(history: Sequence[dict[str, Any]], path: str | Path, **extra: Any
     """
     payload = {"history": [jsonable(r) for r in history], **jsonable(extra)}
     path = Path(path)
-    _atomic_write(path, json.dumps(payload, indent=2))
+    atomic_write_text(path, json.dumps(payload, indent=2))
     return path
 
 
