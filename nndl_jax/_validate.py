@@ -123,6 +123,27 @@ def check_labels_in_range(name: str, labels: Any, num_classes: int) -> None:
         )
 
 
+def as_label_array(name: str, labels: Any) -> Any:
+    """``jnp.asarray(labels)``, refusing host integers that the conversion would wrap.
+
+    Without x64, JAX narrows int64 to int32: a label of 2**32 becomes 0 and then passes every
+    range check. Arrays already on a device (or traced) are taken as they are.
+    """
+    if isinstance(labels, (jax.Array, jax.core.Tracer)):
+        return labels
+    host = np.asarray(labels)
+    if host.dtype.kind in "iu" and host.size:
+        kept = np.iinfo(jax.dtypes.canonicalize_dtype(host.dtype))
+        outside = (host < kept.min) | (host > kept.max)
+        if outside.any():
+            raise ValueError(
+                f"{name} holds integers outside the {kept.dtype} range that JAX keeps them in "
+                f"({kept.min} to {kept.max}), e.g. {host[outside][:5].tolist()}: they would wrap "
+                f"around to other labels"
+            )
+    return jnp.asarray(host)
+
+
 def as_real(value: Any) -> Any:
     """A real scalar as a Python float, a traced scalar unchanged, anything else ``None``.
 

@@ -249,7 +249,7 @@ def _check_class_labels(logits, labels, num_classes, logits_name: str = "logits"
                 f"num_classes={num_classes} does not match the class axis of "
                 f"{logits_name}.shape={shape} (K={k})"
             )
-    labels = jnp.asarray(labels)
+    labels = _validate.as_label_array("labels", labels)
     if jnp.issubdtype(labels.dtype, jnp.integer):
         if labels.shape != shape[:-1]:
             raise ValueError(
@@ -339,7 +339,9 @@ def softmax_cross_entropy(
     index = jnp.clip(labels, 0, k - 1)[..., None]
     target = jnp.take_along_axis(shifted, index, axis=-1)[..., 0]
     if _smoothing(eps):
-        target = (1.0 - eps) * target + eps * jnp.mean(shifted, axis=-1)
+        # at ε = 1 the label's own logit has weight 0, also when it is -inf (0 · -inf is NaN)
+        kept = jnp.where(1.0 - eps > 0, (1.0 - eps) * target, 0.0)
+        target = kept + eps * jnp.mean(shifted, axis=-1)
     losses = jnp.where(_valid(labels, k), log_normalizer - target, jnp.nan)
     return reduce(losses, reduction)
 
@@ -478,7 +480,7 @@ def multiclass_hinge(scores, labels, *, reduction: str = "none") -> jax.Array:
 
 
 def _integer_labels(labels) -> jax.Array:
-    labels = jnp.asarray(labels)
+    labels = _validate.as_label_array("labels", labels)
     _check_integer_dtype("labels", labels)
     return labels
 

@@ -70,7 +70,7 @@ AVERAGES = ("binary", "macro", "micro", "weighted", None)
 
 def _as_labels(name: str, labels) -> jax.Array:
     """Integer labels from ints, bools or whole-number floats (the last checked outside jit)."""
-    labels = jnp.asarray(labels)
+    labels = _validate.as_label_array(name, labels)
     if jnp.issubdtype(labels.dtype, jnp.integer):
         return labels
     if labels.dtype == jnp.bool_:
@@ -95,7 +95,7 @@ def _concrete(x) -> np.ndarray | None:
 
 def _predicted_labels(y_true, y_pred) -> tuple[jax.Array, int | None]:
     """``y_pred`` as labels, and the class count K when it came as scores (else None)."""
-    true_shape, y_pred = np.shape(y_true), jnp.asarray(y_pred)
+    true_shape, y_pred = np.shape(y_true), _validate.as_label_array("y_pred", y_pred)
     if y_pred.ndim == len(true_shape) + 1 and y_pred.shape[:-1] == true_shape:
         return jnp.argmax(y_pred, axis=-1), y_pred.shape[-1]
     if y_pred.shape != true_shape:
@@ -106,8 +106,12 @@ def _predicted_labels(y_true, y_pred) -> tuple[jax.Array, int | None]:
     return y_pred, None
 
 
-def _prepare(y_true, y_pred, num_classes):
-    """Validate and return ``(y_true, y_pred, num_classes)``: two label arrays and a static K."""
+def _prepare(y_true, y_pred, num_classes, mask=None):
+    """Validate and return ``(y_true, y_pred, num_classes)``: two label arrays and a static K.
+
+    With a ``mask``, only the kept examples are checked and counted for K: the padded slots of
+    a last minibatch may hold anything.
+    """
     if num_classes is not None:
         num_classes = _validate.check_positive_int("num_classes", num_classes)
     y_pred, k = _predicted_labels(y_true, y_pred)
@@ -119,10 +123,16 @@ def _prepare(y_true, y_pred, num_classes):
             )
         num_classes = k
     y_true, y_pred = _as_labels("y_true", y_true), _as_labels("y_pred", y_pred)
+    kept_true, kept_pred = y_true, y_pred
+    if mask is not None:
+        values = [_concrete(a) for a in (mask, y_true, y_pred)]
+        if all(v is not None for v in values):
+            keep = values[0].astype(bool)
+            kept_true, kept_pred = values[1][keep], values[2][keep]
     if num_classes is None:
-        num_classes = _infer_num_classes(y_true, y_pred)
-    _validate.check_labels_in_range("y_true", y_true, num_classes)
-    _validate.check_labels_in_range("y_pred", y_pred, num_classes)
+        num_classes = _infer_num_classes(kept_true, kept_pred)
+    _validate.check_labels_in_range("y_true", kept_true, num_classes)
+    _validate.check_labels_in_range("y_pred", kept_pred, num_classes)
     return y_true, y_pred, num_classes
 
 
@@ -171,11 +181,14 @@ def confusion_matrix(y_true, y_pred, num_classes: int | None = None, *, mask=Non
     Array([[1, 0],
            [1, 1]], dtype=int32)
     """
-    y_true, y_pred, k = _prepare(y_true, y_pred, num_classes)
     if mask is not None:
         mask = jnp.asarray(mask)
-        if mask.shape != y_true.shape:
-            raise ValueError(f"mask must have the shape of y_true {y_true.shape}, got {mask.shape}")
+        if mask.shape != np.shape(y_true):
+            raise ValueError(
+                f"mask must have the shape of y_true {np.shape(y_true)}, got {mask.shape}"
+            )
+    y_true, y_pred, k = _prepare(y_true, y_pred, num_classes, mask)
+    if mask is not None:
         y_true = jnp.where(mask, y_true, -1)  # label -1 is not counted
     return _confusion_counts(y_true, y_pred, k)
 

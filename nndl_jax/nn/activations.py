@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl_jax._validate import check_positive, check_positive_int, is_traced, lookup
+from nndl_jax._validate import check_positive_int, is_traced, lookup
 
 __all__ = [
     "identity",
@@ -184,8 +184,10 @@ def _hard_sigmoid_corner(slope) -> float | jax.Array:
     corner by one ulp, e.g. off ``x = -3`` where ``jax.nn.hard_sigmoid`` has it.
     """
     _check_number("hard_sigmoid", "slope", slope)
-    if isinstance(slope, (int, float, np.integer, np.floating)):
-        check_positive("slope", slope)
+    if not is_traced(slope):
+        values = np.asarray(slope, dtype=float)
+        if not np.all((values > 0) & np.isfinite(values)):
+            raise ValueError(f"hard_sigmoid: slope must be a finite number > 0, got {slope!r}")
     return 0.5 / slope
 
 
@@ -248,14 +250,14 @@ def leaky_relu(x: jax.Array, negative_slope: float = 0.01) -> jax.Array:
     ``negative_slope``), which keeps a small gradient where ReLU's is zero ("dead" units)."""
     _check_number("leaky_relu", "negative_slope", negative_slope)
     x = _inexact(x)
-    return jnp.where(x >= 0, x, negative_slope * x)
+    return jnp.where(x >= 0, x, negative_slope * x).astype(x.dtype)
 
 
 def leaky_relu_grad(x: jax.Array, negative_slope: float = 0.01) -> jax.Array:
     """1 for ``x >= 0`` (so 1 at the kink, as jax.nn), ``negative_slope`` otherwise."""
     _check_number("leaky_relu", "negative_slope", negative_slope)
     x = _inexact(x)
-    return jnp.where(x >= 0, jnp.ones_like(x), negative_slope * jnp.ones_like(x))
+    return jnp.where(x >= 0, jnp.ones_like(x), negative_slope * jnp.ones_like(x)).astype(x.dtype)
 
 
 def _check_alpha(x: jax.Array, alpha: jax.Array) -> None:
@@ -319,7 +321,7 @@ def elu(x: jax.Array, alpha: float = 1.0) -> jax.Array:
     x = _inexact(x)
     # exp only ever sees non-positive numbers, also in the branch that is not taken
     negative = jnp.where(x > 0, 0.0, x)
-    return jnp.where(x > 0, x, alpha * jnp.expm1(negative))
+    return jnp.where(x > 0, x, alpha * jnp.expm1(negative)).astype(x.dtype)
 
 
 def elu_grad(x: jax.Array, alpha: float = 1.0) -> jax.Array:
@@ -327,7 +329,7 @@ def elu_grad(x: jax.Array, alpha: float = 1.0) -> jax.Array:
     _check_number("elu", "alpha", alpha)
     x = _inexact(x)
     negative = jnp.where(x > 0, 0.0, x)
-    return jnp.where(x > 0, jnp.ones_like(x), alpha * jnp.exp(negative))
+    return jnp.where(x > 0, jnp.ones_like(x), alpha * jnp.exp(negative)).astype(x.dtype)
 
 
 # --- smooth rectifiers ----------------------------------------------------------------------
@@ -355,14 +357,17 @@ def swish(x: jax.Array, beta: float = 1.0) -> jax.Array:
     """
     _check_number("swish", "beta", beta)
     x = _inexact(x)
-    return x * sigmoid(beta * x)
+    return (x * sigmoid(beta * x)).astype(x.dtype)
 
 
 def swish_grad(x: jax.Array, beta: float = 1.0) -> jax.Array:
     r""":math:`\sigma(\beta x) + \beta x\,\sigma(\beta x)\,\sigma(-\beta x)`."""
     _check_number("swish", "beta", beta)
     x = _inexact(x)
-    return sigmoid(beta * x) + beta * x * sigmoid_grad(beta * x)
+    z = beta * x
+    # z σ'(z) → 0 as |z| → ∞; where β x overflows for a finite x, inf · 0 would be NaN
+    tail = jnp.where(jnp.isinf(z) & jnp.isfinite(x), 0.0, z * sigmoid_grad(z))
+    return (sigmoid(z) + tail).astype(x.dtype)
 
 
 def silu(x: jax.Array) -> jax.Array:

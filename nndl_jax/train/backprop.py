@@ -56,6 +56,7 @@ import numpy as np
 
 from nndl_jax import losses as _losses
 from nndl_jax._validate import (
+    as_label_array,
     check_labels_in_range,
     check_non_negative,
     check_positive,
@@ -197,7 +198,7 @@ def _check_input(x: Any, sizes: tuple[int, ...], ndim: int | None = None) -> jax
 
 def _targets(loss: str, logits: jax.Array, y: Any) -> jax.Array:
     """The targets in the form the loss takes; integer labels become one-hot rows for MSE."""
-    y = jnp.asarray(y)
+    y = as_label_array("y", y)
     n, k = logits.shape
     if jnp.issubdtype(y.dtype, jnp.integer):
         if y.shape != (n,):

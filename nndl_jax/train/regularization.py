@@ -32,7 +32,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from nndl_jax._validate import check_non_negative, is_traced
+from nndl_jax._validate import check_fraction, check_non_negative, is_traced
 
 __all__ = [
     "weights_mask",
@@ -156,7 +156,11 @@ def decay_weights(updates: Any, params: Any, rate: float, mask: Mask = None) -> 
       params: the parameters before the update.
       rate: ``β`` in ``[0, 1)`` per step.
       mask: which leaves decay (weights only by default).
+
+    Raises:
+      ValueError: ``rate`` outside ``[0, 1)`` (``1`` would zero the weights every step).
     """
+    rate = check_fraction("rate", rate)
     keep = resolve_mask(mask, params)
 
     def leaf(u, p, on):
