@@ -159,13 +159,43 @@ def test_tour_second_run_replaces_stale_figures(fake_tour, tmp_path):
     assert (out / "first.png").is_file()
     assert cli.main(["tour", "--only", "zz_second", "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "index.html", "mine.png", "results.json", "second.png"
+        ".nndl-jax-tour.json", "index.html", "mine.png", "results.json", "second.png"
     ]  # fmt: skip
     page = (out / "index.html").read_text()
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
     assert [base64.b64decode(i) for i in images] == [(out / "second.png").read_bytes()]
     assert not re.findall(r'(?:src|href)="(?!data:|#)', page)  # nothing outside the page
     assert json.loads((out / "results.json").read_text())["second"]["figures"] == ["second.png"]
+
+
+def test_tour_leaves_a_folder_it_did_not_write_alone(fake_tour, tmp_path, capsys):
+    # a results.json of the user's listing mine.png was taken for a report of the tour's: the
+    # tour deleted mine.png and replaced index.html and results.json
+    out = tmp_path / "r"
+    out.mkdir()
+    files = {
+        "mine.png": "mine",
+        "index.html": "<html>my page</html>",
+        "results.json": json.dumps({"x": {"figures": ["mine.png"]}}),
+    }
+    for name, text in files.items():
+        (out / name).write_text(text)
+    assert cli.main(["tour", "--only", "zz_first", "--out", str(out)]) == 2
+    assert "holds index.html and results.json that the tour did not write" in (
+        capsys.readouterr().err
+    )
+    assert {p.name: p.read_text() for p in out.iterdir()} == files
+
+
+def test_tour_reuses_a_report_folder_of_an_older_version(fake_tour, tmp_path):
+    """No manifest yet: a page with the tour's title marks the folder as the tour's."""
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "old.png").write_bytes(b"stale")
+    (out / "index.html").write_text("<html><head><title>nndl-jax tour</title></head></html>")
+    (out / "results.json").write_text(json.dumps({"Old": {"figures": ["old.png"]}}))
+    assert cli.main(["tour", "--only", "zz_first", "--out", str(out)]) == 0
+    assert not (out / "old.png").exists() and (out / "first.png").is_file()
 
 
 def test_tour_out_that_cannot_be_created_exits_2(fake_tour, tmp_path, capsys):

@@ -129,6 +129,8 @@ def run_tour(
     check_seed("seed", seed)
     if out.exists() and not out.is_dir():
         raise ValueError(f"the report folder {str(out)!r} is a file, not a folder")
+    if out.is_dir():
+        _check_reusable(out)
     out.mkdir(parents=True, exist_ok=True)
     previous = _figures_of_last_run(out)
     ctx = Context(out, quick=quick, seed=seed)
@@ -156,8 +158,10 @@ def run_tour(
         for s in sections
     }
     (out / "results.json").write_text(json.dumps(jsonable(results), indent=2, default=float))
+    written = {_relative(f, out) for s in sections for f in s.figures}
+    (out / _MANIFEST).write_text(json.dumps({"figures": sorted(written)}, indent=2))
     # the folder is the report: figures an earlier run wrote and this one did not are stale
-    for name in previous - {_relative(f, out) for s in sections for f in s.figures}:
+    for name in previous - written:
         path = out / name
         if (
             path.suffix == ".png"
@@ -176,15 +180,42 @@ def _relative(figure: str | Path, out: Path) -> str:
         return str(path.resolve())
 
 
-def _figures_of_last_run(out: Path) -> set[str]:
-    """The figures the previous tour in ``out`` listed in its ``results.json`` (none if absent)."""
+# The figures the tour wrote into its folder; only those are ever deleted as stale.
+_MANIFEST = ".nndl-jax-tour.json"
+_TITLE = "<title>nndl-jax tour</title>"  # in the head of every report page
+
+
+def _written_by_tour(out: Path) -> bool:
+    """Whether ``out`` holds a report of the tour (this version's manifest, or an older page)."""
+    if (out / _MANIFEST).is_file():
+        return True
     try:
-        results = json.loads((out / "results.json").read_text())
-        return {
-            f
-            for r in results.values()
-            for f in r.get("figures", [])
-            if isinstance(f, str) and not Path(f).is_absolute()
-        }
-    except (OSError, ValueError, AttributeError, TypeError):
+        with (out / "index.html").open(errors="replace") as page:
+            return _TITLE in page.read(1000)
+    except OSError:
+        return False
+
+
+def _check_reusable(out: Path) -> None:
+    """Refuse a folder whose ``index.html`` or ``results.json`` the tour did not write."""
+    theirs = [name for name in ("index.html", "results.json") if (out / name).exists()]
+    if theirs and not _written_by_tour(out):
+        raise ValueError(
+            f"the report folder {str(out)!r} holds {' and '.join(theirs)} that the tour did "
+            f"not write; choose another folder or move them away"
+        )
+
+
+def _figures_of_last_run(out: Path) -> set[str]:
+    """The figures the previous tour in ``out`` wrote (none if it was not a tour's folder)."""
+    try:
+        if (out / _MANIFEST).is_file():
+            figures = json.loads((out / _MANIFEST).read_text())["figures"]
+        elif _written_by_tour(out):  # a report of an older version: its results.json
+            results = json.loads((out / "results.json").read_text())
+            figures = [f for r in results.values() for f in r.get("figures", [])]
+        else:
+            return set()
+        return {f for f in figures if isinstance(f, str) and not Path(f).is_absolute()}
+    except (OSError, ValueError, AttributeError, TypeError, KeyError):
         return set()

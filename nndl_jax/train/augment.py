@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from nndl_jax._validate import check_non_negative, is_traced
 
@@ -66,6 +67,11 @@ def transform_image(image: jax.Array, angle: jax.Array, shift: jax.Array) -> jax
             f"image must be a floating-point (H, W) array, got shape {jnp.shape(image)} and "
             f"dtype {jnp.result_type(image)}"
         )
+    if jnp.ndim(angle) != 0 or jnp.shape(shift) != (2,):
+        raise ValueError(
+            f"angle must be a scalar and shift a (t_row, t_col) pair, got angle.shape="
+            f"{jnp.shape(angle)} and shift.shape={jnp.shape(shift)}"
+        )
     _check_finite("angle", angle)
     _check_finite("shift", shift)
     h, w = image.shape
@@ -88,6 +94,12 @@ def affine_images(images: jax.Array, angles: jax.Array, shifts: jax.Array) -> ja
     ``(n, 2)`` shifts."""
     if jnp.ndim(images) != 3:
         raise ValueError(f"images must have shape (n, H, W), got images.shape={jnp.shape(images)}")
+    n = jnp.shape(images)[0]
+    if jnp.shape(angles) != (n,) or jnp.shape(shifts) != (n, 2):
+        raise ValueError(
+            f"angles must have shape (n,) and shifts (n, 2) for n={n} images, got "
+            f"angles.shape={jnp.shape(angles)} and shifts.shape={jnp.shape(shifts)}"
+        )
     _check_finite("angles", angles)
     _check_finite("shifts", shifts)
     return jax.vmap(transform_image)(images, angles, shifts)
@@ -141,14 +153,19 @@ def random_affine(
 def add_noise(key: jax.Array, x: jax.Array, std: float) -> jax.Array:
     """``x + std * ε`` with ``ε ~ N(0, I)`` of the shape and dtype of ``x``."""
     std = check_non_negative("noise_std", std)
-    if std == 0:
+    if not is_traced(std) and std == 0:
         return x
     return x + (std * jax.random.normal(key, x.shape, x.dtype)).astype(x.dtype)
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def _check_geometry(max_shift, max_rotation) -> tuple[int, float]:
-    if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
+    if not _is_int(max_shift) or max_shift < 0:
         raise ValueError(f"max_shift must be an integer >= 0 (pixels), got {max_shift!r}")
+    max_shift = int(max_shift)
     max_rotation = check_non_negative("max_rotation", max_rotation)
     if max_rotation > 180:
         raise ValueError(f"max_rotation must be in [0, 180] degrees, got {max_rotation!r}")
@@ -186,9 +203,7 @@ def image_augmenter(
       ``augment(key, x)`` mapping ``(n, H*W)`` features to augmented features of the same
       shape and dtype.
     """
-    if len(tuple(image_shape)) != 2 or any(
-        isinstance(d, bool) or not isinstance(d, int) or d <= 0 for d in image_shape
-    ):
+    if len(tuple(image_shape)) != 2 or any(not _is_int(d) or d <= 0 for d in image_shape):
         raise ValueError(f"image_shape must be two positive ints (H, W), got {image_shape!r}")
     h, w = (int(d) for d in image_shape)
     max_shift, max_rotation = _check_geometry(max_shift, max_rotation)

@@ -4,11 +4,17 @@ A checkpoint is any pytree of arrays (params, optimizer state, model state, the 
 epoch, the history so far). Orbax writes each step into a temporary folder and renames it when
 complete, so a run killed mid-write leaves the previous checkpoint intact. PRNG keys are stored as
 their raw ``key_data`` and rebuilt on restore, since typed key arrays are not serializable, and
-zero-size arrays (which orbax refuses) as their shape.
+zero-size arrays (which orbax refuses, keys included) as their shape.
+
+A complete step folder holds orbax's ``_CHECKPOINT_METADATA``. A numbered folder without it (a
+copy or sync cut short, a folder made by hand) is never taken for the latest checkpoint, and
+:meth:`Checkpointer.save` refuses to write beside one: orbax would count it towards
+``max_to_keep`` and delete a complete checkpoint in its place.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +27,21 @@ def _is_typed_key(x) -> bool:
     return isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
 
 
+_COMPLETE = "_CHECKPOINT_METADATA"  # written by orbax into a step folder it has finished
+
+
 def _is_empty(x) -> bool:
-    return not _is_typed_key(x) and np.size(x) == 0
+    return (x.size if _is_typed_key(x) else np.size(x)) == 0
 
 
 def _to_storable(tree):
     """Typed keys as their key data; zero-size arrays, which orbax refuses, as their shape."""
 
     def leaf(x):
-        if _is_typed_key(x):
-            return jax.random.key_data(x)
         if _is_empty(x):
             return np.asarray(np.shape(x), np.int64)
+        if _is_typed_key(x):
+            return jax.random.key_data(x)
         return x
 
     return jax.tree.map(leaf, tree)
@@ -41,6 +50,8 @@ def _to_storable(tree):
 def _from_storable(stored, like):
     def leaf(s, x):
         if _is_empty(x):
+            if _is_typed_key(x):
+                return x  # no content to restore: the template's empty key array is exact
             return jnp.zeros(np.shape(x), x.dtype) if isinstance(x, jax.Array) else np.asarray(x)
         if _is_typed_key(x):
             return jax.random.wrap_key_data(jnp.asarray(s), impl=jax.random.key_impl(x))
@@ -82,31 +93,74 @@ class Checkpointer:
         """Write ``tree`` as checkpoint ``step`` and wait until it is complete on disk.
 
         Raises:
-          ValueError: ``step`` is not after the latest checkpoint (orbax would skip it
-            silently).
+          ValueError: ``step`` is not an integer >= 0, or not after the latest checkpoint
+            (orbax would skip it silently), or the folder holds an incomplete step folder.
         """
+        if not isinstance(step, (int, np.integer)) or isinstance(step, (bool, np.bool_)):
+            raise ValueError(f"checkpoint step must be an integer >= 0, got {step!r}")
+        step = int(step)
+        if step < 0:
+            raise ValueError(f"checkpoint step must be an integer >= 0, got {step}")
+        incomplete = self.incomplete_steps()
+        if incomplete:
+            raise ValueError(
+                f"{self.directory} holds step folders without orbax's {_COMPLETE} "
+                f"{incomplete} (cut short, or not written by a checkpointer): move them away "
+                f"before saving; orbax would count them towards max_to_keep and delete a "
+                f"complete checkpoint in their place"
+            )
         latest = self.latest_step()
-        if latest is not None and int(step) <= latest:
+        if latest is not None and step <= latest:
             raise ValueError(
                 f"checkpoint step must be greater than the latest one ({latest}) in "
                 f"{self.directory}, got {step}"
             )
-        self._manager.save(int(step), args=self._ocp.args.StandardSave(_to_storable(tree)))
-        self._manager.wait_until_finished()
+        try:
+            self._manager.save(step, args=self._ocp.args.StandardSave(_to_storable(tree)))
+            self._manager.wait_until_finished()
+        except BaseException:
+            # a failed write leaves orbax's temporary folder, which blocks a retry of the step
+            for tmp in self.directory.glob(f"{step}.orbax-checkpoint-tmp*"):
+                shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def _steps(self) -> list[int]:
+        return sorted(self._manager.all_steps(read=True))
+
+    def incomplete_steps(self) -> list[int]:
+        """Numbered folders without orbax's completion metadata (never restored)."""
+        return [s for s in self._steps() if not (self.directory / str(s) / _COMPLETE).is_file()]
+
+    def all_steps(self) -> list[int]:
+        """The complete checkpoints, oldest first."""
+        return [s for s in self._steps() if (self.directory / str(s) / _COMPLETE).is_file()]
 
     def latest_step(self) -> int | None:
-        return self._manager.latest_step()
+        """The newest complete checkpoint, or None."""
+        steps = self.all_steps()
+        return steps[-1] if steps else None
 
     def restore(self, step: int, like: Any) -> Any:
-        """Checkpoint ``step``, with the structure, shapes and dtypes of ``like``."""
-        if step not in self._manager.all_steps():
+        """Checkpoint ``step``, with the structure, shapes and dtypes of ``like``.
+
+        Raises:
+          FileNotFoundError: no complete checkpoint ``step``.
+          ValueError: the checkpoint does not match ``like``, or its files cannot be read.
+        """
+        if step not in self.all_steps():
             raise FileNotFoundError(
-                f"no checkpoint {step} in {self.directory}; "
-                f"have {sorted(self._manager.all_steps())}"
+                f"no complete checkpoint {step} in {self.directory}; have {self.all_steps()}"
+                + (f" (incomplete: {self.incomplete_steps()})" if self.incomplete_steps() else "")
             )
         template = _to_storable(like)
         abstract = jax.tree.map(lambda x: np.zeros(np.shape(x), np.asarray(x).dtype), template)
-        stored = self._manager.restore(step, args=self._ocp.args.StandardRestore(abstract))
+        try:
+            stored = self._manager.restore(step, args=self._ocp.args.StandardRestore(abstract))
+        except Exception as exc:  # orbax's and tensorstore's, e.g. for files gone missing
+            raise ValueError(
+                f"checkpoint {step} in {self.directory} cannot be restored (another tree "
+                f"structure, or damaged or partly deleted files?): {type(exc).__name__}: {exc}"
+            ) from exc
         # orbax restores the stored shapes whatever the template says: a checkpoint of another
         # model must not be taken for this one
         paths = jax.tree_util.tree_flatten_with_path(template)[0]
