@@ -461,6 +461,11 @@ def _output_error(loss: str, logits, targets, mask) -> tuple[jax.Array, jax.Arra
         raise ValueError(
             f"mask must have shape (N,) = {logits.shape[:1]}, got mask.shape={mask.shape}"
         )
+    if not isinstance(mask, jax.core.Tracer):  # values are known outside jit only
+        values = np.asarray(mask, dtype=float)
+        if not np.all(np.isfinite(values) & (values >= 0)):
+            bad = values[~(np.isfinite(values) & (values >= 0))]
+            raise ValueError(f"mask must hold finite weights >= 0, got e.g. {bad[:5].tolist()}")
     weights = mask.astype(logits.dtype)
     total = jnp.sum(weights)
     # each example's share of the loss; all-zero masks give a zero loss, not 0/0

@@ -111,3 +111,12 @@ def test_image_augmenter_takes_numpy_integers():
     aug = augment.image_augmenter((np.int64(8), np.int32(8)), max_shift=np.int64(1))
     x = jnp.zeros((2, 64))
     assert aug(jax.random.key(0), x).shape == (2, 64)
+
+
+@pytest.mark.parametrize("mask", [[1.0, -1.0, 1.0], [1.0, np.nan, 0.0], [np.inf, 1.0, 1.0]])
+def test_backprop_refuses_negative_or_non_finite_mask_weights(mask):
+    from nndl_jax.train import backprop
+
+    params = backprop.mlp_init(jax.random.key(0), [2, 3, 2])
+    with pytest.raises(ValueError, match="mask must hold finite weights >= 0"):
+        backprop.mlp_grads(params, jnp.ones((3, 2)), jnp.array([0, 1, 0]), mask=np.array(mask))
