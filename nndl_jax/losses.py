@@ -339,9 +339,10 @@ def softmax_cross_entropy(
     index = jnp.clip(labels, 0, k - 1)[..., None]
     target = jnp.take_along_axis(shifted, index, axis=-1)[..., 0]
     if _smoothing(eps):
-        # at ε = 1 the label's own logit has weight 0, also when it is -inf (0 · -inf is NaN)
-        kept = jnp.where(1.0 - eps > 0, (1.0 - eps) * target, 0.0)
-        target = kept + eps * jnp.mean(shifted, axis=-1)
+        # at ε = 1 the label's own logit has weight 0, also when it is -inf (0 · -inf is NaN);
+        # only that product is replaced, so that the derivative in ε stays -target elsewhere
+        target = jnp.where(jnp.isinf(target) & (1.0 - eps == 0), 0.0, target)
+        target = (1.0 - eps) * target + eps * jnp.mean(shifted, axis=-1)
     losses = jnp.where(_valid(labels, k), log_normalizer - target, jnp.nan)
     return reduce(losses, reduction)
 

@@ -100,3 +100,18 @@ def test_numpy_float64_hyperparameters_keep_the_input_dtype():
         (A.swish_grad, np.float64(2.0)),
     ]:
         assert fn(x, arg).dtype == jnp.float32, fn.__name__
+
+
+def test_the_smoothing_derivative_at_one_matches_the_one_hot_path_and_optax():
+    z, y = jnp.array([[1.0, 2.0, 0.5], [0.3, -1.0, 2.0]]), jnp.array([0, 2])
+
+    def ours(eps):
+        return losses.softmax_cross_entropy(z, y, label_smoothing=eps, reduction="sum")
+
+    def ref(eps):
+        return jnp.sum(
+            optax.softmax_cross_entropy(z, optax.smooth_labels(jax.nn.one_hot(y, 3), eps))
+        )
+
+    for eps in (0.3, 1.0):
+        np.testing.assert_allclose(jax.grad(ours)(eps), jax.grad(ref)(eps), rtol=1e-5)

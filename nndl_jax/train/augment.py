@@ -115,7 +115,7 @@ def _check_finite(name: str, value) -> None:
 
 def _sample_transform(key, max_shift: int, max_rotation: float, dtype):
     k_angle, k_shift = jax.random.split(key)
-    radians = math.radians(max_rotation)
+    radians = max_rotation * (math.pi / 180)  # math.radians would need a concrete value
     angle = jax.random.uniform(k_angle, (), dtype, -radians, radians)
     shift = jax.random.randint(k_shift, (2,), -max_shift, max_shift + 1).astype(dtype)
     return angle, shift
@@ -167,7 +167,7 @@ def _check_geometry(max_shift, max_rotation) -> tuple[int, float]:
         raise ValueError(f"max_shift must be an integer >= 0 (pixels), got {max_shift!r}")
     max_shift = int(max_shift)
     max_rotation = check_non_negative("max_rotation", max_rotation)
-    if max_rotation > 180:
+    if not is_traced(max_rotation) and max_rotation > 180:
         raise ValueError(f"max_rotation must be in [0, 180] degrees, got {max_rotation!r}")
     return max_shift, max_rotation
 

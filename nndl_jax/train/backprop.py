@@ -60,6 +60,7 @@ from nndl_jax._validate import (
     check_labels_in_range,
     check_non_negative,
     check_positive,
+    is_traced,
     unknown_name,
 )
 from nndl_jax.nn import activations as _activations, initializers as _initializers
@@ -436,15 +437,16 @@ def mlp_grads(
     targets = _targets(loss, logits, y)
     value, delta = _output_error(loss, logits, targets, mask)
 
+    decay = is_traced(l2) or bool(l2)  # a traced l2 (jit or vmap over it) always applies
     grads = [None] * len(params)
     for l in reversed(range(len(params))):
         a_prev = cache.a[l]
         w = params[l]["w"]
         g_w = a_prev.T @ delta
-        grads[l] = {"w": g_w + l2 * w if l2 else g_w, "b": jnp.sum(delta, axis=0)}
+        grads[l] = {"w": g_w + l2 * w if decay else g_w, "b": jnp.sum(delta, axis=0)}
         if l > 0:
             delta = f_grad(cache.z[l - 1]) * (delta @ w.T)
-    if l2:
+    if decay:
         value = value + 0.5 * l2 * sum(jnp.sum(p["w"] * p["w"]) for p in params)
     return value, grads
 

@@ -120,3 +120,25 @@ def test_backprop_refuses_negative_or_non_finite_mask_weights(mask):
     params = backprop.mlp_init(jax.random.key(0), [2, 3, 2])
     with pytest.raises(ValueError, match="mask must hold finite weights >= 0"):
         backprop.mlp_grads(params, jnp.ones((3, 2)), jnp.array([0, 1, 0]), mask=np.array(mask))
+
+
+def test_mlp_grads_takes_a_traced_l2_under_jit_and_vmap():
+    from nndl_jax.train import backprop
+
+    params = backprop.mlp_init(jax.random.key(0), (4, 5, 3))
+    x, y = jnp.ones((2, 4)), jnp.array([0, 2])
+    eager = [backprop.mlp_grads(params, x, y, l2=l2) for l2 in (0.0, 0.1)]
+    jitted = jax.jit(lambda l2: backprop.mlp_grads(params, x, y, l2=l2))(0.1)
+    np.testing.assert_allclose(jitted[0], eager[1][0], rtol=1e-6)
+    np.testing.assert_allclose(jitted[1][0]["w"], eager[1][1][0]["w"], rtol=1e-6)
+    losses = jax.vmap(lambda l2: backprop.mlp_grads(params, x, y, l2=l2)[0])(jnp.array([0.0, 0.1]))
+    np.testing.assert_allclose(losses, [eager[0][0], eager[1][0]], rtol=1e-6)
+
+
+def test_random_affine_takes_a_traced_max_rotation():
+    images = jax.random.uniform(jax.random.key(1), (2, 6, 6))
+    key = jax.random.key(0)
+    traced = jax.jit(lambda r: augment.random_affine(key, images, max_rotation=r))(10.0)
+    np.testing.assert_allclose(
+        traced, augment.random_affine(key, images, max_rotation=10.0), atol=1e-6
+    )
