@@ -115,3 +115,14 @@ def test_the_smoothing_derivative_at_one_matches_the_one_hot_path_and_optax():
 
     for eps in (0.3, 1.0):
         np.testing.assert_allclose(jax.grad(ours)(eps), jax.grad(ref)(eps), rtol=1e-5)
+
+
+def test_a_traced_dropout_train_flag_is_a_clear_type_error():
+    from nndl_jax.nn.dropout import Dropout, dropout
+
+    key, x = jax.random.key(0), jnp.ones(3)
+    with pytest.raises(TypeError, match="train must be a Python bool, static under jit"):
+        jax.jit(lambda t: dropout(x, 0.3, key=key, train=t))(True)
+    layer = Dropout(0.3)
+    with pytest.raises(TypeError, match="train must be a Python bool"):
+        jax.jit(lambda t: layer.apply({}, {}, x, key=key, train=t))(True)

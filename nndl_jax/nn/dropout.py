@@ -11,6 +11,15 @@ from nndl_jax.nn._layer import Layer
 __all__ = ["dropout", "Dropout"]
 
 
+def _check_train(train) -> None:
+    if is_traced(train):
+        raise TypeError(
+            "train must be a Python bool, static under jit (it selects the program); mark it "
+            "static (jax.jit(..., static_argnames='train')) or switch dropout off with rate=0, "
+            "which may be traced"
+        )
+
+
 def dropout(
     x: jax.Array,
     rate: float,
@@ -31,9 +40,12 @@ def dropout(
       rate: drop probability in [0, 1] (a number, a 0-d array, or a traced value under jit).
         ``rate=0`` or ``train=False`` is the identity; ``rate=1`` returns zeros.
       key: PRNG key, required when ``train`` and ``0 < rate < 1``.
+      train: a Python bool, static under jit (it selects the program, as flax's
+        ``deterministic``); to switch at run time, use ``rate=0`` (which may be traced).
       broadcast_dims: axes along which one mask value is shared (e.g. the time axis for the
         variational dropout of recurrent networks: one mask per sequence).
     """
+    _check_train(train)
     rate = check_fraction("rate", rate, high_open=False)
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.inexact):
@@ -70,6 +82,7 @@ def Dropout(rate: float, *, broadcast_dims: tuple[int, ...] = ()) -> Layer:
         return tuple(input_shape), {}, {}
 
     def apply(params, state, x, *, key=None, train=False):
+        _check_train(train)
         del params
         if train and (is_traced(rate) or rate > 0) and key is None:
             raise ValueError(

@@ -185,6 +185,12 @@ def encode(
 
     Returns:
       ``(N, M)`` codes, and the step count if ``return_n_iter``.
+
+    Differentiation: forward mode (``jax.jvp``, ``jax.jacfwd``) works; reverse mode
+    (``jax.grad``) does not, since the solver stops early inside a ``lax.while_loop``. For
+    the gradient of the optimal value with respect to X, A or λ, differentiate
+    :func:`objective` at ``jax.lax.stop_gradient(codes)``: at a minimiser the codes' own
+    variation contributes nothing (the envelope theorem).
     """
     X, A = _check_pair(X, A)
     lam = check_non_negative("lam", lam)
@@ -418,6 +424,8 @@ def learn(
 
     Returns:
       A :class:`Dictionary`.
+
+    Like :func:`encode`, not reverse-mode differentiable (its loops stop early).
     """
     check_key(key)
     X = check_data("X", X)
