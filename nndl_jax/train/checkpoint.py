@@ -64,6 +64,18 @@ def _from_storable(stored, like):
     return jax.tree.map(leaf, stored, like)
 
 
+def _names(path) -> tuple:
+    """A tree path as plain keys: orbax's metadata turns NamedTuple fields into dict keys."""
+    return tuple(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k))) for k in path)
+
+
+def _loses_values(stored: np.dtype, template: np.dtype) -> bool:
+    """Whether casting ``stored`` to ``template`` drops fractions or imaginary parts."""
+    return (stored.kind in "fc" and template.kind in "iub") or (
+        stored.kind == "c" and template.kind != "c"
+    )
+
+
 class Checkpointer:
     """Saves and restores numbered checkpoints under ``directory``.
 
@@ -153,6 +165,7 @@ class Checkpointer:
                 + (f" (incomplete: {self.incomplete_steps()})" if self.incomplete_steps() else "")
             )
         template = _to_storable(like)
+        self._check_dtypes(step, template, like)
         abstract = jax.tree.map(lambda x: np.zeros(np.shape(x), np.asarray(x).dtype), template)
         try:
             stored = self._manager.restore(step, args=self._ocp.args.StandardRestore(abstract))
@@ -178,6 +191,31 @@ class Checkpointer:
                     f"{want_shape} here (a different model or data?)"
                 )
         return _from_storable(stored, like)
+
+    def _check_dtypes(self, step: int, template: Any, like: Any) -> None:
+        """Refuse to restore floating (or complex) values into an integer (or real) template.
+
+        Orbax casts to the template's dtypes: 1.7 would come back as 1 without a word.
+        """
+        try:
+            stored = jax.tree_util.tree_flatten_with_path(
+                self._manager.item_metadata(step).tree, is_leaf=lambda m: hasattr(m, "dtype")
+            )[0]
+            stored = {_names(path): np.dtype(m.dtype) for path, m in stored}
+        except Exception:  # noqa: BLE001  (no metadata to compare with: restore as orbax does)
+            return
+        paths = jax.tree_util.tree_flatten_with_path(template)[0]
+        for (path, want), x in zip(paths, jax.tree.leaves(like), strict=True):
+            got = stored.get(_names(path))
+            if got is None or _is_empty(x) or _is_typed_key(x):
+                continue
+            dtype = np.asarray(want).dtype
+            if _loses_values(got, dtype):
+                raise ValueError(
+                    f"checkpoint {step} in {self.directory} holds {got} values at "
+                    f"{jax.tree_util.keystr(path)}, where the template has {dtype}: restoring "
+                    f"would cast them (a different model, or a template of the wrong dtype?)"
+                )
 
     def restore_latest(self, like: Any) -> tuple[int, Any] | tuple[None, None]:
         """``(step, tree)`` of the newest complete checkpoint, or ``(None, None)`` if none."""

@@ -142,3 +142,18 @@ def test_random_affine_takes_a_traced_max_rotation():
     np.testing.assert_allclose(
         traced, augment.random_affine(key, images, max_rotation=10.0), atol=1e-6
     )
+
+
+def test_restoring_floats_into_an_integer_template_is_refused(tmp_path):
+    # orbax casts to the template: 1.7 came back as 1 without a word
+    import optax
+
+    ckpt = Checkpointer(tmp_path)
+    tree = {"x": jnp.array([1.7, 2.2]), "opt": optax.adam(0.1).init({"w": jnp.ones(2)}), "n": 3}
+    ckpt.save(1, tree)
+    with pytest.raises(ValueError, match=r"holds float32 values at \['x'\], where the template"):
+        ckpt.restore(1, {**tree, "x": jnp.zeros(2, jnp.int32)})
+    # a float template of another width is a deliberate cast, and the NamedTuple state matches
+    back = ckpt.restore(1, {**tree, "x": jnp.zeros(2, jnp.bfloat16)})
+    np.testing.assert_allclose(np.asarray(back["x"], np.float32), [1.703125, 2.203125])
+    assert int(back["opt"][0].count) == 0 and int(back["n"]) == 3
