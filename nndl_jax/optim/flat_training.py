@@ -216,6 +216,12 @@ def ravel_training(
                     f"params leaf {path} must have the template's shape {want}, "
                     f"got {jnp.shape(leaf)}"
                 )
+            if not jnp.issubdtype(jnp.result_type(leaf), jnp.floating):
+                # ravel_pytree would promote it to the buffer's dtype without a word
+                raise ValueError(
+                    f"params leaf {path} must be a floating-point array, as in the template, "
+                    f"got dtype {jnp.result_type(leaf)}"
+                )
         flat, _ = ravel_pytree(tree)
         if flat.dtype != dtype:
             raise ValueError(f"params must ravel to the template's dtype {dtype}, got {flat.dtype}")

@@ -157,3 +157,15 @@ def test_restoring_floats_into_an_integer_template_is_refused(tmp_path):
     back = ckpt.restore(1, {**tree, "x": jnp.zeros(2, jnp.bfloat16)})
     np.testing.assert_allclose(np.asarray(back["x"], np.float32), [1.703125, 2.203125])
     assert int(back["opt"][0].count) == 0 and int(back["n"]) == 3
+
+
+@pytest.mark.parametrize("dtype", [jnp.int32, jnp.bool_])
+def test_raveled_training_refuses_a_non_float_leaf_at_init(dtype):
+    # ravel_pytree promoted an int32 leaf to the float32 buffer without a word
+    from nndl_jax import optim
+    from nndl_jax.optim.flat_training import ravel_training
+
+    params = {"w": jnp.ones((2, 3)), "b": jnp.zeros(3)}
+    trainer = ravel_training(lambda p, batch: jnp.sum(p["w"]) * batch, params, optim.adam(0.1))
+    with pytest.raises(ValueError, match=r"params leaf \['b'\] must be a floating-point array"):
+        trainer.init({**params, "b": jnp.zeros(3, dtype)})
