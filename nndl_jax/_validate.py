@@ -46,6 +46,11 @@ def check_ndim(name: str, x: Any, ndims: int | Sequence[int]) -> None:
         raise ValueError(f"{name} must have {want} dimensions, got shape {np.shape(x)}")
 
 
+def is_integer(value: Any) -> bool:
+    """A Python or NumPy integer, not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def check_positive_int(name: str, value: Any) -> int:
     """A positive Python or NumPy integer; a traced one gets an error saying it must be static."""
     if is_traced(value):

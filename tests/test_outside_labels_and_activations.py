@@ -26,18 +26,24 @@ BIG = np.array([0, 2**32 + 1], np.int64)  # without x64, jnp.asarray makes this 
     ],
 )
 def test_int64_labels_beyond_int32_are_refused_not_wrapped(call):
-    if jax.config.jax_enable_x64:
-        pytest.skip("with x64 the labels keep their values and fail the range check instead")
-    with pytest.raises(ValueError, match=r"outside the int32 range .* e\.g\. \[4294967297\]"):
-        call()
+    # the wrapping happens without x64 only; pin that mode whatever the session's default
+    with jax.enable_x64(False):
+        with pytest.raises(ValueError, match=r"outside the int32 range .* e\.g\. \[4294967297\]"):
+            call()
 
 
 def test_backprop_refuses_wrapped_labels():
-    if jax.config.jax_enable_x64:
-        pytest.skip("with x64 the labels keep their values")
-    params = backprop.mlp_init(jax.random.key(0), [3, 4, 2])
-    with pytest.raises(ValueError, match="outside the int32 range"):
-        backprop.mlp_grads(params, jnp.ones((2, 3)), BIG)
+    with jax.enable_x64(False):
+        params = backprop.mlp_init(jax.random.key(0), [3, 4, 2])
+        with pytest.raises(ValueError, match="outside the int32 range"):
+            backprop.mlp_grads(params, jnp.ones((2, 3)), BIG)
+
+
+def test_with_x64_the_labels_keep_their_values():
+    with jax.enable_x64(True):
+        from nndl_jax._validate import as_label_array
+
+        np.testing.assert_array_equal(as_label_array("y", BIG), BIG)
 
 
 def test_confusion_matrix_ignores_masked_slots_when_checking_and_counting_classes():

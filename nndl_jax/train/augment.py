@@ -24,9 +24,8 @@ from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from nndl_jax._validate import check_non_negative, is_traced
+from nndl_jax._validate import check_non_negative, is_integer, is_traced
 
 __all__ = ["transform_image", "affine_images", "random_affine", "add_noise", "image_augmenter"]
 
@@ -158,12 +157,8 @@ def add_noise(key: jax.Array, x: jax.Array, std: float) -> jax.Array:
     return x + (std * jax.random.normal(key, x.shape, x.dtype)).astype(x.dtype)
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
 def _check_geometry(max_shift, max_rotation) -> tuple[int, float]:
-    if not _is_int(max_shift) or max_shift < 0:
+    if not is_integer(max_shift) or max_shift < 0:
         raise ValueError(f"max_shift must be an integer >= 0 (pixels), got {max_shift!r}")
     max_shift = int(max_shift)
     max_rotation = check_non_negative("max_rotation", max_rotation)
@@ -203,7 +198,7 @@ def image_augmenter(
       ``augment(key, x)`` mapping ``(n, H*W)`` features to augmented features of the same
       shape and dtype.
     """
-    if len(tuple(image_shape)) != 2 or any(not _is_int(d) or d <= 0 for d in image_shape):
+    if len(tuple(image_shape)) != 2 or any(not is_integer(d) or d <= 0 for d in image_shape):
         raise ValueError(f"image_shape must be two positive ints (H, W), got {image_shape!r}")
     h, w = (int(d) for d in image_shape)
     max_shift, max_rotation = _check_geometry(max_shift, max_rotation)

@@ -22,6 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nndl_jax._validate import is_integer
+
 
 def _is_typed_key(x) -> bool:
     return isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
@@ -108,12 +110,10 @@ class Checkpointer:
           ValueError: ``step`` is not an integer >= 0, or not after the latest checkpoint
             (orbax would skip it silently), or the folder holds an incomplete step folder.
         """
-        if not isinstance(step, (int, np.integer)) or isinstance(step, (bool, np.bool_)):
+        if not is_integer(step) or step < 0:
             raise ValueError(f"checkpoint step must be an integer >= 0, got {step!r}")
         step = int(step)
-        if step < 0:
-            raise ValueError(f"checkpoint step must be an integer >= 0, got {step}")
-        incomplete = self.incomplete_steps()
+        complete, incomplete = self._steps()
         if incomplete:
             raise ValueError(
                 f"{self.directory} holds step folders without orbax's {_COMPLETE} "
@@ -121,7 +121,7 @@ class Checkpointer:
                 f"before saving; orbax would count them towards max_to_keep and delete a "
                 f"complete checkpoint in their place"
             )
-        latest = self.latest_step()
+        latest = complete[-1] if complete else None
         if latest is not None and step <= latest:
             raise ValueError(
                 f"checkpoint step must be greater than the latest one ({latest}) in "
@@ -136,16 +136,21 @@ class Checkpointer:
                 shutil.rmtree(tmp, ignore_errors=True)
             raise
 
-    def _steps(self) -> list[int]:
-        return sorted(self._manager.all_steps(read=True))
+    def _steps(self) -> tuple[list[int], list[int]]:
+        """(complete, incomplete) numbered step folders, oldest first, read from disk."""
+        complete, incomplete = [], []
+        for s in sorted(self._manager.all_steps(read=True)):
+            done = (self.directory / str(s) / _COMPLETE).is_file()
+            (complete if done else incomplete).append(s)
+        return complete, incomplete
 
     def incomplete_steps(self) -> list[int]:
         """Numbered folders without orbax's completion metadata (never restored)."""
-        return [s for s in self._steps() if not (self.directory / str(s) / _COMPLETE).is_file()]
+        return self._steps()[1]
 
     def all_steps(self) -> list[int]:
         """The complete checkpoints, oldest first."""
-        return [s for s in self._steps() if (self.directory / str(s) / _COMPLETE).is_file()]
+        return self._steps()[0]
 
     def latest_step(self) -> int | None:
         """The newest complete checkpoint, or None."""
@@ -159,10 +164,11 @@ class Checkpointer:
           FileNotFoundError: no complete checkpoint ``step``.
           ValueError: the checkpoint does not match ``like``, or its files cannot be read.
         """
-        if step not in self.all_steps():
+        complete, incomplete = self._steps()
+        if step not in complete:
             raise FileNotFoundError(
-                f"no complete checkpoint {step} in {self.directory}; have {self.all_steps()}"
-                + (f" (incomplete: {self.incomplete_steps()})" if self.incomplete_steps() else "")
+                f"no complete checkpoint {step} in {self.directory}; have {complete}"
+                + (f" (incomplete: {incomplete})" if incomplete else "")
             )
         template = _to_storable(like)
         self._check_dtypes(step, template, like)
